@@ -1,0 +1,73 @@
+# The only entry points a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHROMIUM := /usr/bin/chromium
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Drop the machine-wide pip notices about absent local mirrors; real errors still show.
+PIP_QUIET := grep -v "^WARNING: Location '" || true
+
+.PHONY: help install install-dev chromium run test test-fast lint format bench clean
+
+help:
+	@echo "make run    install, migrate, seed the demo account and serve on http://$(HOST):$(PORT)"
+	@echo "make test   install the dev tools and Chromium, run the whole suite (browser tests included)"
+	@echo "make lint   ruff check and format check"
+	@echo "make bench  API throughput benchmark (see README)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | $(PIP_QUIET)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e . 2>&1 | $(PIP_QUIET)
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]' 2>&1 | $(PIP_QUIET)
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "Installing Debian's chromium for the browser tests (playwright cannot download browsers here)..."; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+			echo "error: $(CHROMIUM) is missing and this user cannot run apt-get; run 'apt-get install chromium' as root." >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
+			|| { echo "error: could not install chromium with apt-get; install it by hand, then re-run 'make test'." >&2; exit 1; }; \
+	fi
+
+run: install
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py seed_demo
+	DEBUG=1 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@echo
+	@echo "VoxKeys is starting on http://$(HOST):$(PORT)/ - log in with a demo login above (admin: /admin/)."
+	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install-dev chromium
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install-dev
+	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install-dev
+	$(BIN)/python bench/api_throughput.py
+
+clean:
+	rm -rf $(VENV) staticfiles .test-db.sqlite3* db.sqlite3

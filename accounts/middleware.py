@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from accounts.models import Membership
+
+SESSION_ACCOUNT_KEY = "current_account_id"
+
+
+def resolve_membership(request: HttpRequest) -> Membership | None:
+    """Return the signed-in user's membership in the account chosen in the session.
+
+    An id in the session that is not one of the user's own accounts (stale or forged)
+    is never trusted: the user's first account is used instead.
+    """
+    memberships = Membership.objects.for_user(request.user)
+    account_id = request.session.get(SESSION_ACCOUNT_KEY)
+    membership = None
+    if isinstance(account_id, int):
+        membership = memberships.filter(account_id=account_id).first()
+    if membership is None:
+        membership = memberships.first()
+        if membership is None:
+            request.session.pop(SESSION_ACCOUNT_KEY, None)
+        else:
+            request.session[SESSION_ACCOUNT_KEY] = membership.account_id
+    return membership
+
+
+class CurrentAccountMiddleware:
+    """Set request.membership and request.account for signed-in pages.
+
+    API requests are authenticated by key in apikeys.middleware and never by session.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith("/api/"):
+            membership = None
+            if request.user.is_authenticated:
+                membership = resolve_membership(request)
+            request.membership = membership
+            request.account = membership.account if membership else None
+        return self.get_response(request)

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Email is the login and is unique whatever its case.
+        return self.get(email__iexact=username)
+
+    def _create_user(self, email: str, password: str | None, **extra_fields: object) -> User:
+        if not email:
+            raise ValueError("Users must have an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra_fields: object) -> User:
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(
+        self, email: str, password: str | None = None, **extra_fields: object
+    ) -> User:
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField("email address", max_length=254, unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    is_staff = models.BooleanField(
+        "staff status", default=False, help_text="Can log in to the Django admin."
+    )
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    EMAIL_FIELD = "email"
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_unique_ci",
+                violation_error_message="A user with this email address already exists.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+def default_api_key_limit() -> int:
+    return settings.APIKEY_LIMIT_DEFAULT
+
+
+class Account(models.Model):
+    """A customer workspace: its members share its keys, credits and resources."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    name = models.CharField(max_length=120)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    api_key_limit = models.PositiveIntegerField(
+        "API key limit",
+        default=default_api_key_limit,
+        help_text="How many active API keys this account may hold at once.",
+    )
+    credit_balance = models.IntegerField(default=0, help_text="Calling credits left.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def in_good_standing(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def for_user(self, user: User) -> MembershipQuerySet:
+        return self.filter(user=user).select_related("account").order_by("account__name")
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["account__name", "user__email"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "account"], name="membership_unique_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.account} ({self.get_role_display()})"
+
+    @property
+    def can_manage_keys(self) -> bool:
+        return self.role in {self.Role.OWNER, self.Role.ADMIN}
