@@ -70,4 +70,4 @@ bench: install-dev
 	$(BIN)/python bench/api_throughput.py
 
 clean:
-	rm -rf $(VENV) staticfiles .test-db.sqlite3* db.sqlite3
+	rm -rf $(VENV) staticfiles .test-db-* db.sqlite3
