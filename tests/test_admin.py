@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import Membership
+from apikeys.models import ApiKey
+from apikeys.services import create_key
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client() -> Client:
+    client = Client()
+    client.force_login(UserFactory(email="staff@voxkeys.test", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def two_keys(owner: Membership) -> list[ApiKey]:
+    return [
+        create_key(account=owner.account, user=owner.user, name=name, scopes=scopes)
+        for name, scopes in [("Reader", ["calls:read"]), ("Hooks", ["webhooks:manage"])]
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/accounts/account/",
+        "/admin/accounts/account/?status__exact=suspended&q=acme",
+        "/admin/accounts/user/?q=owner",
+        "/admin/accounts/membership/?role__exact=owner",
+        "/admin/apikeys/apikey/",
+        "/admin/apikeys/apikey/?status=active&scope=calls:read&q=Reader",
+        "/admin/accounts/user/add/",
+    ],
+)
+def test_admin_pages_render(staff_client: Client, two_keys: list, path: str) -> None:
+    assert staff_client.get(path).status_code == 200
+
+
+def test_account_change_page_lists_members_inline(staff_client: Client, owner: Membership) -> None:
+    page = staff_client.get(f"/admin/accounts/account/{owner.account_id}/change/")
+    assert page.status_code == 200
+    assert "owner@acme.test" in page.text
+
+
+def test_key_list_filters_by_scope_and_status(staff_client: Client, two_keys: list) -> None:
+    page = staff_client.get("/admin/apikeys/apikey/?scope=webhooks:manage")
+    assert "Hooks" in page.text and "Reader" not in page.text
+
+
+def test_digest_is_never_displayed_and_keys_cannot_be_added(
+    staff_client: Client, two_keys: list
+) -> None:
+    key = two_keys[0].api_key
+    page = staff_client.get(f"/admin/apikeys/apikey/{key.pk}/change/")
+    assert page.status_code == 200
+    assert key.masked_key in page.text
+    assert key.key_digest not in page.text
+    assert staff_client.get("/admin/apikeys/apikey/add/").status_code == 403
+
+
+def test_revoke_selected_goes_through_the_service(staff_client: Client, two_keys: list) -> None:
+    response = staff_client.post(
+        "/admin/apikeys/apikey/",
+        {"action": "revoke_selected", "_selected_action": [k.api_key.pk for k in two_keys]},
+        follow=True,
+    )
+    assert "Revoked 2 key(s)." in response.text
+    revoked = ApiKey.objects.revoked()
+    assert revoked.count() == 2
+    assert {key.revoked_by.email for key in revoked} == {"staff@voxkeys.test"}
+
+    again = staff_client.post(
+        "/admin/apikeys/apikey/",
+        {"action": "revoke_selected", "_selected_action": [two_keys[0].api_key.pk]},
+        follow=True,
+    )
+    assert "already revoked" in again.text

@@ -1,0 +1,109 @@
+"""Production settings, checked in fresh processes: settings are read once, at start-up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "voxkeys.settings",
+    "SECRET_KEY": "x7Lr-production-like-secret-" + "k" * 40,
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "app.voxpria.test,testserver",
+}
+
+
+def run(args: list[str], env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
+    # A clean process: none of the test run's own settings leak in.
+    dropped = {"SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE"}
+    base = {k: v for k, v in os.environ.items() if k not in dropped}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_missing_secret_key_stops_start_up_with_one_line() -> None:
+    env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
+    result = run(["manage.py", "check"], env)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "VoxKeys: set the SECRET_KEY environment variable (it is required when DEBUG is off)."
+    ]
+
+
+def test_debug_defaults_to_off() -> None:
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DEBUG"}
+    env["SECRET_KEY"] = ""
+    assert run(["manage.py", "check"], env).returncode != 0
+
+
+def test_invalid_number_is_a_clear_error() -> None:
+    result = run(["manage.py", "check"], {**PRODUCTION_ENV, "APIKEY_LIMIT_DEFAULT": "ten"})
+    assert result.returncode != 0
+    assert "APIKEY_LIMIT_DEFAULT must be a whole number" in result.stderr
+
+
+def test_check_deploy_reports_nothing() -> None:
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_uses_argon2_for_passwords() -> None:
+    code = (
+        "import django; django.setup();"
+        "from django.contrib.auth.hashers import make_password;"
+        "print(make_password('pw').split('$')[0])"
+    )
+    result = run(["-c", code], PRODUCTION_ENV)
+    assert result.stdout.strip() == "argon2", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "django.core.cache.backends.locmem.LocMemCache"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/0"}, "django.core.cache.backends.redis.RedisCache"),
+    ],
+)
+def test_redis_url_switches_the_cache(env: dict, expected: str) -> None:
+    code = (
+        "import django; django.setup(); from django.conf import settings;"
+        "print(settings.CACHES['default']['BACKEND'])"
+    )
+    result = run(["-c", code], {**PRODUCTION_ENV, "REDIS_URL": "", **env})
+    assert result.stdout.strip() == expected, result.stderr
+
+
+def test_whitenoise_serves_hashed_compressed_static_files_with_debug_off(tmp_path: Path) -> None:
+    env = {**PRODUCTION_ENV, "STATIC_ROOT": str(tmp_path)}
+    collected = run(["manage.py", "collectstatic", "--noinput", "-v", "0"], env, timeout=300)
+    assert collected.returncode == 0, collected.stderr
+    code = (
+        "import django; django.setup();"
+        "from django.templatetags.static import static;"
+        "from django.test import Client;"
+        "url = static('css/app.css');"
+        "r = Client().get(url, secure=True, headers={'accept-encoding': 'gzip'});"
+        "h = r.headers;"
+        "print(url, r.status_code, h['Cache-Control'], h['Content-Encoding'], sep='|')"
+    )
+    result = run(["-c", code], env)
+    url, status, cache_control, encoding = result.stdout.strip().split("|")
+    assert (
+        url.startswith("/static/css/app.") and url.endswith(".css") and url != "/static/css/app.css"
+    )
+    assert status == "200"
+    assert "immutable" in cache_control
+    assert encoding == "gzip"

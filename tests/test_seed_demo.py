@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import Account, Membership, User
+from apikeys.models import ApiKey
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot() -> dict:
+    return {
+        "accounts": sorted(
+            Account.objects.values_list("name", "status", "api_key_limit", "credit_balance")
+        ),
+        "memberships": sorted(
+            Membership.objects.values_list("user__email", "account__name", "role")
+        ),
+        "users": sorted(User.objects.values_list("email", "is_staff", "is_superuser")),
+        "keys": sorted(ApiKey.objects.values_list("account__name", "name", "scopes", "key_digest")),
+    }
+
+
+def test_seed_demo_twice_gives_the_same_data() -> None:
+    out = io.StringIO()
+    call_command("seed_demo", password="pw-one", stdout=out)
+    first = snapshot()
+    call_command("seed_demo", password="pw-one", stdout=io.StringIO())
+    assert snapshot() == first
+    assert "owner@acme.test" in out.getvalue() and "pw-one" in out.getvalue()
+
+
+def test_seed_demo_creates_the_documented_cast() -> None:
+    call_command("seed_demo", stdout=io.StringIO())
+    acme = Account.objects.get(name="Acme Voice")
+    assert (acme.status, acme.api_key_limit, acme.credit_balance) == ("active", 10, 5000)
+    roles = dict(acme.memberships.values_list("user__email", "role"))
+    assert roles == {
+        "owner@acme.test": "owner",
+        "admin@acme.test": "admin",
+        "member@acme.test": "member",
+    }
+    assert Account.objects.get(name="Initech").status == "suspended"
+    umbrella = Account.objects.get(name="Umbrella")
+    assert umbrella.api_key_limit == 2 and umbrella.api_keys.active().count() == 2
+    assert acme.api_keys.active().count() >= 3
+    assert len({key.scopes for key in acme.api_keys.all()}) >= 3
+    assert Account.objects.get(name="Globex").memberships.get().user.email == "owner@globex.test"
+    superuser = User.objects.get(email="admin@voxkeys.test")
+    assert superuser.is_superuser and superuser.is_staff
+    assert User.objects.get(email="owner@acme.test").check_password("voxkeys-demo")
