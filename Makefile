@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Drop the machine-wide pip notices about absent local mirrors; real errors still show.
-PIP_QUIET := grep -v "^WARNING: Location '" || true
+PIP_QUIET := { grep -v "^WARNING: Location '" || true; }
 
 .PHONY: help install install-dev chromium run test test-fast lint format bench clean
 
