@@ -144,3 +144,9 @@ def test_user_without_account_sees_explanation(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 200
     assert "No account yet" in response.text
+
+
+def test_unknown_page_is_a_friendly_404(owner_client: Client) -> None:
+    response = owner_client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "Page not found" in response.text
