@@ -1,0 +1,555 @@
+"""The OpenAPI 3.1 document served at /api/v1/openapi.json.
+
+Written out by hand, next to the views it describes; tests/test_openapi.py checks it against
+the URLconf (every route, method and scope) and schemathesis checks the server against it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from apikeys.scopes import SCOPES
+from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS, Call, Campaign
+from voice.pagination import MAX_LIMIT
+from voice.validation import EMAIL_MAX_LENGTH, MAX_BODY_BYTES, MAX_ID, MAX_IMPORT
+
+ERROR_CODES = [
+    "missing_api_key",
+    "malformed_api_key",
+    "invalid_api_key",
+    "revoked_api_key",
+    "account_suspended",
+    "insufficient_scope",
+    "validation_error",
+    "invalid_json",
+    "bad_request",
+    "not_found",
+    "method_not_allowed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "service_unavailable",
+    "internal_error",
+]
+
+# Text a person typed: no control characters, and not blank.
+TEXT_CHAR = r"[^\u0000-\u001f\u007f-\u009f]"
+VISIBLE_CHAR = r"[^\s\u0000-\u001f\u007f-\u009f]"
+NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": NAME_MAX_LENGTH,
+    "pattern": f"^{TEXT_CHAR}*{VISIBLE_CHAR}{TEXT_CHAR}*$",
+    "description": "Leading and trailing spaces are trimmed.",
+}
+PHONE = {
+    "type": "string",
+    "pattern": r"^\+[1-9][0-9]{1,14}$",
+    "description": "E.164: + then country code and number.",
+    "examples": ["+14155550100"],
+}
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def response_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def list_of(item: str) -> dict[str, Any]:
+    return obj(
+        {
+            "data": {"type": "array", "items": ref(item)},
+            "has_more": {"type": "boolean"},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+        ["data", "has_more", "next_cursor"],
+    )
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def ok(schema_name: str, status: str = "200", description: str = "OK") -> dict[str, Any]:
+    return {
+        status: {
+            "description": description,
+            "content": {"application/json": {"schema": ref(schema_name)}},
+        }
+    }
+
+
+PAGE_PARAMETERS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": f"How many items per page, 1 to {MAX_LIMIT} (default 20).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "description": "The next_cursor of the previous page (opaque).",
+        "schema": {"type": "string"},
+    },
+]
+
+
+def id_parameter(what: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "description": f"The {what}'s id.",
+            "schema": ID,
+        }
+    ]
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    scope: str | None = None,
+    any_key: bool = False,
+    body: dict[str, Any] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+    not_found: bool = False,
+    tag: str,
+) -> dict[str, Any]:
+    """Return an operation; key-protected ones get the error responses every such call can get."""
+    result: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": [tag]}
+    if parameters:
+        result["parameters"] = parameters
+    if body is not None:
+        result["requestBody"] = body
+    responses = dict(responses)
+    if scope or any_key:
+        # For http schemes OpenAPI 3.1 lists "role names" here; ours are the key's scopes.
+        result["security"] = [{"bearerAuth": [scope] if scope else []}]
+        result["x-required-scope"] = scope
+        responses["401"] = response_ref("Unauthorized")
+        responses["403"] = response_ref("Forbidden")
+        responses["503"] = response_ref("ServiceUnavailable")
+    else:
+        result["security"] = []
+    if body is not None or parameters == PAGE_PARAMETERS:
+        responses["400"] = response_ref("BadRequest")
+    if body is not None:
+        responses["413"] = response_ref("PayloadTooLarge")
+        responses["415"] = response_ref("UnsupportedMediaType")
+    if not_found:
+        responses["404"] = response_ref("NotFound")
+    result["responses"] = responses
+    return result
+
+
+def error_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": ref("Error")}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+NO_CONTENT = {"204": {"description": "Deleted."}}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": obj(
+        {
+            "error": obj(
+                {
+                    "code": {"type": "string", "enum": ERROR_CODES},
+                    "message": {"type": "string"},
+                    "fields": {
+                        "type": "object",
+                        "description": "validation_error only: the messages for each bad field.",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "required_scope": {
+                        "type": "string",
+                        "description": "insufficient_scope only: the scope the key lacks.",
+                    },
+                },
+                ["code", "message"],
+            )
+        },
+        ["error"],
+    ),
+    "Health": obj(
+        {
+            "status": {"type": "string", "const": "ok"},
+            "service": {"type": "string"},
+            "version": {"type": "string"},
+        },
+        ["status"],
+    ),
+    "Credits": obj(
+        {
+            "balance": {"type": "integer", "description": "Calling credits left."},
+            "account": {"type": "string", "description": "The account's name."},
+        },
+        ["balance", "account"],
+    ),
+    "Call": obj(
+        {
+            "id": ID,
+            "to": PHONE,
+            "status": {"type": "string", "enum": Call.Status.values},
+            "contact_id": {"type": ["integer", "null"]},
+            "campaign_id": {"type": ["integer", "null"]},
+            "created_at": TIMESTAMP,
+        },
+        ["id", "to", "status", "contact_id", "campaign_id", "created_at"],
+    ),
+    "CallCreate": {
+        **obj(
+            {
+                "contact_id": {**ID, "description": "Call this contact of yours..."},
+                "phone": {**PHONE, "description": "...or this E.164 number (not both)."},
+                "campaign_id": {**ID, "type": ["integer", "null"]},
+            }
+        ),
+        "oneOf": [{"required": ["contact_id"]}, {"required": ["phone"]}],
+    },
+    "CallList": list_of("Call"),
+    "Campaign": obj(
+        {
+            "id": ID,
+            "name": {"type": "string"},
+            "status": {"type": "string", "enum": Campaign.Status.values},
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+        ["id", "name", "status", "created_at", "updated_at"],
+    ),
+    "CampaignCreate": obj(
+        {"name": NAME, "status": {"type": "string", "enum": Campaign.Status.values}}, ["name"]
+    ),
+    "CampaignUpdate": obj(
+        {"name": NAME, "status": {"type": "string", "enum": Campaign.Status.values}}
+    ),
+    "CampaignList": list_of("Campaign"),
+    "Contact": obj(
+        {
+            "id": ID,
+            "name": {"type": "string"},
+            "phone": PHONE,
+            "email": {"type": ["string", "null"]},
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+        ["id", "name", "phone", "email", "created_at", "updated_at"],
+    ),
+    "ContactCreate": obj(
+        {
+            "name": NAME,
+            "phone": PHONE,
+            "email": {
+                "type": ["string", "null"],
+                "format": "email",
+                "maxLength": EMAIL_MAX_LENGTH,
+            },
+        },
+        ["name", "phone"],
+    ),
+    "ContactUpdate": obj(
+        {
+            "name": NAME,
+            "phone": PHONE,
+            "email": {
+                "type": ["string", "null"],
+                "format": "email",
+                "maxLength": EMAIL_MAX_LENGTH,
+            },
+        }
+    ),
+    "ContactImport": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_IMPORT,
+        "items": ref("ContactCreate"),
+        "description": "All or nothing: one bad contact and none is created.",
+    },
+    "ContactImported": obj(
+        {"data": {"type": "array", "items": ref("Contact")}},
+        ["data"],
+    ),
+    "ContactList": list_of("Contact"),
+    "Webhook": obj(
+        {
+            "id": ID,
+            "url": {"type": "string", "format": "uri"},
+            "events": {"type": "array", "items": {"type": "string", "enum": list(WEBHOOK_EVENTS)}},
+            "created_at": TIMESTAMP,
+        },
+        ["id", "url", "events", "created_at"],
+    ),
+    "WebhookCreate": obj(
+        {
+            "url": {
+                "type": "string",
+                "format": "uri",
+                "pattern": "^https://",
+                "maxLength": URL_MAX_LENGTH,
+                "description": "An https URL on a public host.",
+            },
+            "events": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "enum": list(WEBHOOK_EVENTS)},
+            },
+        },
+        ["url", "events"],
+    ),
+    "WebhookList": list_of("Webhook"),
+}
+
+UNAUTHORIZED_HEADER = {
+    "WWW-Authenticate": {
+        "description": 'Bearer realm="VoxPria API", plus error="invalid_token" if a key was sent.',
+        "schema": {"type": "string"},
+    }
+}
+
+RESPONSES: dict[str, Any] = {
+    "BadRequest": error_response("validation_error (listing each bad field) or invalid_json."),
+    "Unauthorized": error_response(
+        "missing_api_key, malformed_api_key, invalid_api_key or revoked_api_key.",
+        UNAUTHORIZED_HEADER,
+    ),
+    "Forbidden": error_response(
+        "account_suspended, or insufficient_scope naming the scope needed "
+        '(with WWW-Authenticate: Bearer error="insufficient_scope", scope="...").'
+    ),
+    "NotFound": error_response("No such resource in this account."),
+    "PayloadTooLarge": error_response(f"The body is larger than {MAX_BODY_BYTES} bytes."),
+    "UnsupportedMediaType": error_response("The body is not JSON."),
+    "ServiceUnavailable": error_response("The service is temporarily unavailable; retry."),
+}
+
+SCOPE_LIST = "\n".join(f"- `{scope.name}`: {scope.allows}" for scope in SCOPES)
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "VoxPria API",
+        "version": "1.0.0",
+        "description": (
+            "Send your API key as `Authorization: Bearer <key>`. Each operation needs the scope "
+            "it lists (`x-required-scope`); `/credits` works with any valid key. Scopes:\n\n"
+            f"{SCOPE_LIST}\n\nErrors are always JSON: "
+            '`{"error": {"code": "...", "message": "..."}}`. Unknown paths are a 404 and '
+            "wrong methods a 405 with an `Allow` header, both in the same shape."
+        ),
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearerAuth": []}],
+    "tags": [
+        {"name": name}
+        for name in ("Service", "Credits", "Calls", "Campaigns", "Contacts", "Webhooks")
+    ],
+    "paths": {
+        "/health": {"get": operation("getHealth", "Is the API up?", ok("Health"), tag="Service")},
+        "/openapi.json": {
+            "get": operation(
+                "getOpenApi",
+                "This document.",
+                {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+                tag="Service",
+            )
+        },
+        "/credits": {
+            "get": operation(
+                "getCredits",
+                "The account's credit balance (any valid key).",
+                ok("Credits"),
+                any_key=True,
+                tag="Credits",
+            )
+        },
+        "/calls": {
+            "get": operation(
+                "listCalls",
+                "List calls, newest first.",
+                ok("CallList"),
+                scope="calls:read",
+                parameters=PAGE_PARAMETERS,
+                tag="Calls",
+            ),
+            "post": operation(
+                "createCall",
+                "Queue a call to a contact or an E.164 number, optionally in a campaign.",
+                ok("Call", "201", "Queued."),
+                scope="calls:write",
+                body=json_body(ref("CallCreate")),
+                tag="Calls",
+            ),
+        },
+        "/campaigns": {
+            "get": operation(
+                "listCampaigns",
+                "List campaigns, newest first.",
+                ok("CampaignList"),
+                scope="campaigns:read",
+                parameters=PAGE_PARAMETERS,
+                tag="Campaigns",
+            ),
+            "post": operation(
+                "createCampaign",
+                "Create a campaign.",
+                ok("Campaign", "201", "Created."),
+                scope="campaigns:write",
+                body=json_body(ref("CampaignCreate")),
+                tag="Campaigns",
+            ),
+        },
+        "/campaigns/{id}": {
+            "get": operation(
+                "getCampaign",
+                "Get a campaign.",
+                ok("Campaign"),
+                scope="campaigns:read",
+                parameters=id_parameter("campaign"),
+                not_found=True,
+                tag="Campaigns",
+            ),
+            "patch": operation(
+                "updateCampaign",
+                "Change a campaign's name or status.",
+                ok("Campaign"),
+                scope="campaigns:write",
+                parameters=id_parameter("campaign"),
+                body=json_body(ref("CampaignUpdate")),
+                not_found=True,
+                tag="Campaigns",
+            ),
+        },
+        "/contacts": {
+            "get": operation(
+                "listContacts",
+                "List contacts, newest first.",
+                ok("ContactList"),
+                scope="contacts:read",
+                parameters=PAGE_PARAMETERS,
+                tag="Contacts",
+            ),
+            "post": operation(
+                "createContacts",
+                f"Create one contact, or import a list of up to {MAX_IMPORT} (all or nothing).",
+                {
+                    "201": {
+                        "description": "Created: the contact, or {data: [...]} for a list.",
+                        "content": {
+                            "application/json": {
+                                "schema": {"oneOf": [ref("Contact"), ref("ContactImported")]}
+                            }
+                        },
+                    }
+                },
+                scope="contacts:write",
+                body=json_body({"oneOf": [ref("ContactCreate"), ref("ContactImport")]}),
+                tag="Contacts",
+            ),
+        },
+        "/contacts/{id}": {
+            "get": operation(
+                "getContact",
+                "Get a contact.",
+                ok("Contact"),
+                scope="contacts:read",
+                parameters=id_parameter("contact"),
+                not_found=True,
+                tag="Contacts",
+            ),
+            "patch": operation(
+                "updateContact",
+                "Change a contact.",
+                ok("Contact"),
+                scope="contacts:write",
+                parameters=id_parameter("contact"),
+                body=json_body(ref("ContactUpdate")),
+                not_found=True,
+                tag="Contacts",
+            ),
+            "delete": operation(
+                "deleteContact",
+                "Delete a contact (its calls keep their number).",
+                NO_CONTENT,
+                scope="contacts:write",
+                parameters=id_parameter("contact"),
+                not_found=True,
+                tag="Contacts",
+            ),
+        },
+        "/webhooks": {
+            "get": operation(
+                "listWebhooks",
+                "List webhooks, newest first.",
+                ok("WebhookList"),
+                scope="webhooks:manage",
+                parameters=PAGE_PARAMETERS,
+                tag="Webhooks",
+            ),
+            "post": operation(
+                "createWebhook",
+                "Send the account's events to an https URL.",
+                ok("Webhook", "201", "Created."),
+                scope="webhooks:manage",
+                body=json_body(ref("WebhookCreate")),
+                tag="Webhooks",
+            ),
+        },
+        "/webhooks/{id}": {
+            "delete": operation(
+                "deleteWebhook",
+                "Remove a webhook.",
+                NO_CONTENT,
+                scope="webhooks:manage",
+                parameters=id_parameter("webhook"),
+                not_found=True,
+                tag="Webhooks",
+            )
+        },
+    },
+    "components": {
+        "securitySchemes": {
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "vxp_live_ + 38 characters",
+                "description": "An API key from Settings → API Keys.",
+            }
+        },
+        "schemas": SCHEMAS,
+        "responses": RESPONSES,
+    },
+}
+
+
+@cache
+def openapi_json() -> bytes:
+    return json.dumps(DOCUMENT, indent=2, ensure_ascii=False).encode()

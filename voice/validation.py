@@ -1,0 +1,219 @@
+"""Reading JSON bodies and checking their fields, with errors a developer can act on.
+
+Hand-written rather than a form library: the rules are few, and each message names its field.
+The OpenAPI document (voice/openapi.py) states the same rules; schemathesis checks they agree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.http import HttpRequest
+
+from apikeys.api import ApiError
+from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS, Campaign
+
+# 1 MiB: a 1,000-contact import is about 150 KB; anything much larger is a mistake or an attack.
+MAX_BODY_BYTES = 1024 * 1024
+MAX_IMPORT = 1000
+# Ids are 64-bit signed integers in the database; larger numbers would overflow the driver.
+MAX_ID = 2**63 - 1
+EMAIL_MAX_LENGTH = 254
+
+# [0-9], not \d: \d also matches other scripts' digits.
+PHONE_RE = re.compile(r"\+[1-9][0-9]{1,14}")
+
+Cleaner = Callable[[Any], Any]
+FieldErrors = dict[str, list[str]]
+
+
+class FieldError(Exception):
+    """One field's value is not acceptable; the message says why."""
+
+
+def read_json(request: HttpRequest) -> Any:
+    """Return the request's JSON body, or raise ApiError (400, 413 or 415)."""
+    content_type = request.content_type or ""
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Send the body as JSON with `Content-Type: application/json`, not {content_type}.",
+        )
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    if length < 0:
+        raise ApiError(400, "bad_request", "The Content-Length header is not a valid number.")
+    if length > MAX_BODY_BYTES:
+        raise ApiError(
+            413,
+            "payload_too_large",
+            f"The body is {length} bytes; the limit is {MAX_BODY_BYTES} bytes. "
+            f"Import at most {MAX_IMPORT} contacts per request.",
+        )
+    body = request.body
+    if not body.strip():
+        raise ApiError(400, "invalid_json", "The body is empty; send a JSON object.")
+    try:
+        return json.loads(body)
+    # RecursionError: deeply nested arrays exhaust the parser's stack.
+    except (ValueError, RecursionError) as error:
+        detail = f" ({error})" if isinstance(error, json.JSONDecodeError) else ""
+        raise ApiError(400, "invalid_json", f"The body is not valid JSON{detail}.") from None
+
+
+def raise_for_errors(errors: FieldErrors) -> None:
+    if errors:
+        count = len(errors)
+        raise ApiError(
+            400,
+            "validation_error",
+            f"{count} field{'s are' if count > 1 else ' is'} not valid: {', '.join(errors)}.",
+            fields=errors,
+        )
+
+
+def validate_object(
+    data: Any,
+    cleaners: dict[str, Cleaner],
+    *,
+    required: Iterable[str] = (),
+    path: str = "",
+) -> tuple[dict[str, Any], FieldErrors]:
+    """Return the cleaned fields of the JSON object `data` and the errors, keyed by field path."""
+    errors: FieldErrors = {}
+    if not isinstance(data, dict):
+        errors[path.rstrip(".") or "body"] = ["Send a JSON object."]
+        return {}, errors
+    for name in data:
+        if name not in cleaners:
+            errors[f"{path}{name}"] = [f"Unknown field; the fields are {', '.join(cleaners)}."]
+    for name in required:
+        if name not in data:
+            errors[f"{path}{name}"] = ["This field is required."]
+    cleaned: dict[str, Any] = {}
+    for name, cleaner in cleaners.items():
+        if name in data:
+            try:
+                cleaned[name] = cleaner(data[name])
+            except FieldError as error:
+                errors[f"{path}{name}"] = [str(error)]
+    return cleaned, errors
+
+
+def validate_fields(
+    data: Any, cleaners: dict[str, Cleaner], *, required: Iterable[str] = ()
+) -> dict:
+    cleaned, errors = validate_object(data, cleaners, required=required)
+    raise_for_errors(errors)
+    return cleaned
+
+
+# Field cleaners: each returns the clean value or raises FieldError ---------------------------
+
+
+def clean_text(value: Any, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise FieldError("Must be a string.")
+    # Control characters and lone surrogates break logs, CSV exports and the database drivers.
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise FieldError("Must not contain control characters.")
+    value = value.strip()
+    if not value:
+        raise FieldError("Must not be blank.")
+    if len(value) > max_length:
+        raise FieldError(f"Must be at most {max_length} characters (it has {len(value)}).")
+    return value
+
+
+def clean_name(value: Any) -> str:
+    return clean_text(value, NAME_MAX_LENGTH)
+
+
+def clean_phone(value: Any) -> str:
+    if not isinstance(value, str) or not PHONE_RE.fullmatch(value):
+        raise FieldError(
+            "Must be an E.164 phone number: + then country code and number, e.g. +14155550100."
+        )
+    return value
+
+
+def clean_email(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or len(value) > EMAIL_MAX_LENGTH:
+        raise FieldError(f"Must be an email address of at most {EMAIL_MAX_LENGTH} characters.")
+    try:
+        EmailValidator()(value)
+    except ValidationError:
+        raise FieldError("Must be a valid email address, e.g. ada@example.com.") from None
+    return value
+
+
+def clean_id(value: Any) -> int:
+    # bool is an int in Python; `true` is not an id.
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
+        raise FieldError("Must be the integer id of a resource in your account.")
+    return value
+
+
+def clean_optional_id(value: Any) -> int | None:
+    return None if value is None else clean_id(value)
+
+
+def clean_campaign_status(value: Any) -> str:
+    if value not in Campaign.Status.values:
+        raise FieldError(f"Must be one of {', '.join(Campaign.Status.values)}.")
+    return value
+
+
+def clean_webhook_url(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > URL_MAX_LENGTH:
+        raise FieldError(f"Must be an https URL of at most {URL_MAX_LENGTH} characters.")
+    try:
+        URLValidator(schemes=["https"])(value)
+    except ValidationError:
+        raise FieldError(
+            "Must be a valid https URL, e.g. https://example.com/hooks/voxpria."
+        ) from None
+    host = (urlsplit(value).hostname or "").lower()
+    if (
+        host == "localhost"
+        or host.endswith((".localhost", ".local", ".internal"))
+        or _is_private_ip(host)
+    ):
+        # We will POST to this URL from inside our network: never let it point back in.
+        # (Names that resolve to private addresses are refused again when delivering.)
+        raise FieldError("Must be a public address; local and private networks are not allowed.")
+    return value
+
+
+def _is_private_ip(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def clean_events(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise FieldError("Must be a non-empty list of event names.")
+    unknown = [event for event in value if event not in WEBHOOK_EVENTS]
+    if unknown:
+        raise FieldError(
+            f"Unknown event {', '.join(map(str, unknown[:5]))}; "
+            f"the events are {', '.join(WEBHOOK_EVENTS)}."
+        )
+    # Catalogue order, without duplicates: what is stored does not depend on how it was sent.
+    return [event for event in WEBHOOK_EVENTS if event in value]

@@ -1,0 +1,288 @@
+"""The /api/v1 JSON views. Authentication happens in apikeys.middleware; each handler declares
+its scope, and every lookup starts from request.account, so no key reaches another account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from apikeys.api import ApiError, api_route, not_found, public, requires_key, requires_scope
+from voice.models import Call, Campaign, Contact, Webhook
+from voice.openapi import openapi_json
+from voice.pagination import paginate
+from voice.validation import (
+    MAX_IMPORT,
+    FieldErrors,
+    clean_campaign_status,
+    clean_email,
+    clean_events,
+    clean_id,
+    clean_name,
+    clean_optional_id,
+    clean_phone,
+    clean_webhook_url,
+    raise_for_errors,
+    read_json,
+    validate_fields,
+    validate_object,
+)
+
+
+def no_content() -> HttpResponse:
+    response = HttpResponse(status=204)
+    del response["Content-Type"]
+    return response
+
+
+def timestamp(value: Any) -> str:
+    return value.isoformat()
+
+
+def contact_json(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.pk,
+        "name": contact.name,
+        "phone": contact.phone,
+        "email": contact.email or None,
+        "created_at": timestamp(contact.created_at),
+        "updated_at": timestamp(contact.updated_at),
+    }
+
+
+def campaign_json(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "id": campaign.pk,
+        "name": campaign.name,
+        "status": campaign.status,
+        "created_at": timestamp(campaign.created_at),
+        "updated_at": timestamp(campaign.updated_at),
+    }
+
+
+def call_json(call: Call) -> dict[str, Any]:
+    return {
+        "id": call.pk,
+        "to": call.to_number,
+        "status": call.status,
+        "contact_id": call.contact_id,
+        "campaign_id": call.campaign_id,
+        "created_at": timestamp(call.created_at),
+    }
+
+
+def webhook_json(webhook: Webhook) -> dict[str, Any]:
+    return {
+        "id": webhook.pk,
+        "url": webhook.url,
+        "events": webhook.events,
+        "created_at": timestamp(webhook.created_at),
+    }
+
+
+# Health and the document -------------------------------------------------------------------
+
+
+@public
+def get_health(request: HttpRequest) -> HttpResponse:
+    # No database query: load balancers ask often, and this is the benchmark's baseline.
+    return JsonResponse({"status": "ok", "service": "VoxPria API", "version": "v1"})
+
+
+@public
+def get_openapi(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(openapi_json(), content_type="application/json")
+
+
+# Credits -----------------------------------------------------------------------------------
+
+
+@requires_key
+def get_credits(request: HttpRequest) -> HttpResponse:
+    # The account came with the key in the authentication query: no further query.
+    account = request.account
+    return JsonResponse({"balance": account.credit_balance, "account": account.name})
+
+
+# Calls -------------------------------------------------------------------------------------
+
+CALL_FIELDS = {"contact_id": clean_id, "phone": clean_phone, "campaign_id": clean_optional_id}
+
+
+@requires_scope("calls:read")
+def list_calls(request: HttpRequest) -> HttpResponse:
+    return paginate(request, request.account.calls.all(), call_json)
+
+
+@requires_scope("calls:write")
+def create_call(request: HttpRequest) -> HttpResponse:
+    """Queue a call to one of the account's contacts or to an E.164 number (no telephony yet)."""
+    data = validate_fields(read_json(request), CALL_FIELDS)
+    errors: FieldErrors = {}
+    if ("contact_id" in data) == ("phone" in data):
+        errors["contact_id"] = ["Give either contact_id or phone, not both."]
+    contact = campaign = None
+    if "contact_id" in data:
+        contact = request.account.contacts.filter(pk=data["contact_id"]).first()
+        if contact is None:
+            errors["contact_id"] = ["There is no contact with this id in your account."]
+    if data.get("campaign_id") is not None:
+        campaign = request.account.campaigns.filter(pk=data["campaign_id"]).first()
+        if campaign is None:
+            errors["campaign_id"] = ["There is no campaign with this id in your account."]
+    raise_for_errors(errors)
+    call = Call.objects.create(
+        account=request.account,
+        contact=contact,
+        campaign=campaign,
+        to_number=contact.phone if contact else data["phone"],
+    )
+    return JsonResponse(call_json(call), status=201)
+
+
+calls = api_route(GET=list_calls, POST=create_call)
+
+
+# Campaigns ---------------------------------------------------------------------------------
+
+CAMPAIGN_FIELDS = {"name": clean_name, "status": clean_campaign_status}
+
+
+@requires_scope("campaigns:read")
+def list_campaigns(request: HttpRequest) -> HttpResponse:
+    return paginate(request, request.account.campaigns.all(), campaign_json)
+
+
+@requires_scope("campaigns:write")
+def create_campaign(request: HttpRequest) -> HttpResponse:
+    data = validate_fields(read_json(request), CAMPAIGN_FIELDS, required=["name"])
+    campaign = Campaign.objects.create(account=request.account, **data)
+    return JsonResponse(campaign_json(campaign), status=201)
+
+
+def get_campaign_or_404(request: HttpRequest, pk: int) -> Campaign:
+    campaign = request.account.campaigns.filter(pk=pk).first()
+    if campaign is None:
+        raise ApiError(404, "not_found", f"There is no campaign {pk} in this account.")
+    return campaign
+
+
+@requires_scope("campaigns:read")
+def get_campaign(request: HttpRequest, pk: int) -> HttpResponse:
+    return JsonResponse(campaign_json(get_campaign_or_404(request, pk)))
+
+
+@requires_scope("campaigns:write")
+def update_campaign(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_campaign_or_404(request, pk)
+    data = validate_fields(read_json(request), CAMPAIGN_FIELDS)
+    for name, value in data.items():
+        setattr(campaign, name, value)
+    campaign.save(update_fields=[*data, "updated_at"])
+    return JsonResponse(campaign_json(campaign))
+
+
+campaigns = api_route(GET=list_campaigns, POST=create_campaign)
+campaign = api_route(GET=get_campaign, PATCH=update_campaign)
+
+
+# Contacts ----------------------------------------------------------------------------------
+
+CONTACT_FIELDS = {"name": clean_name, "phone": clean_phone, "email": clean_email}
+CONTACT_REQUIRED = ("name", "phone")
+
+
+@requires_scope("contacts:read")
+def list_contacts(request: HttpRequest) -> HttpResponse:
+    return paginate(request, request.account.contacts.all(), contact_json)
+
+
+@requires_scope("contacts:write")
+def create_contacts(request: HttpRequest) -> HttpResponse:
+    """Create one contact (a JSON object) or import up to MAX_IMPORT (a list), all or nothing."""
+    data = read_json(request)
+    if not isinstance(data, list):
+        fields = validate_fields(data, CONTACT_FIELDS, required=CONTACT_REQUIRED)
+        contact = Contact.objects.create(account=request.account, **fields)
+        return JsonResponse(contact_json(contact), status=201)
+    if not 1 <= len(data) <= MAX_IMPORT:
+        raise_for_errors({"body": [f"Send from 1 to {MAX_IMPORT} contacts (got {len(data)})."]})
+    errors: FieldErrors = {}
+    rows = []
+    for index, item in enumerate(data):
+        fields, item_errors = validate_object(
+            item, CONTACT_FIELDS, required=CONTACT_REQUIRED, path=f"[{index}]."
+        )
+        errors.update(item_errors)
+        rows.append(Contact(account=request.account, **fields))
+    raise_for_errors(errors)
+    with transaction.atomic():
+        contacts = Contact.objects.bulk_create(rows)
+    return JsonResponse({"data": [contact_json(contact) for contact in contacts]}, status=201)
+
+
+def get_contact_or_404(request: HttpRequest, pk: int) -> Contact:
+    contact = request.account.contacts.filter(pk=pk).first()
+    if contact is None:
+        raise ApiError(404, "not_found", f"There is no contact {pk} in this account.")
+    return contact
+
+
+@requires_scope("contacts:read")
+def get_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    return JsonResponse(contact_json(get_contact_or_404(request, pk)))
+
+
+@requires_scope("contacts:write")
+def update_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_contact_or_404(request, pk)
+    data = validate_fields(read_json(request), CONTACT_FIELDS)
+    for name, value in data.items():
+        setattr(contact, name, value)
+    contact.save(update_fields=[*data, "updated_at"])
+    return JsonResponse(contact_json(contact))
+
+
+@requires_scope("contacts:write")
+def delete_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    get_contact_or_404(request, pk).delete()
+    return no_content()
+
+
+contacts = api_route(GET=list_contacts, POST=create_contacts)
+contact = api_route(GET=get_contact, PATCH=update_contact, DELETE=delete_contact)
+
+
+# Webhooks ----------------------------------------------------------------------------------
+
+WEBHOOK_FIELDS = {"url": clean_webhook_url, "events": clean_events}
+
+
+@requires_scope("webhooks:manage")
+def list_webhooks(request: HttpRequest) -> HttpResponse:
+    return paginate(request, request.account.webhooks.all(), webhook_json)
+
+
+@requires_scope("webhooks:manage")
+def create_webhook(request: HttpRequest) -> HttpResponse:
+    data = validate_fields(read_json(request), WEBHOOK_FIELDS, required=["url", "events"])
+    webhook = Webhook.objects.create(account=request.account, **data)
+    return JsonResponse(webhook_json(webhook), status=201)
+
+
+@requires_scope("webhooks:manage")
+def delete_webhook(request: HttpRequest, pk: int) -> HttpResponse:
+    deleted, _ = request.account.webhooks.filter(pk=pk).delete()
+    if not deleted:
+        return not_found(f"There is no webhook {pk} in this account.")
+    return no_content()
+
+
+webhooks = api_route(GET=list_webhooks, POST=create_webhook)
+webhook = api_route(DELETE=delete_webhook)
+
+health = api_route(GET=get_health)
+openapi = api_route(GET=get_openapi)
+credits = api_route(GET=get_credits)
