@@ -6,4 +6,6 @@ app_name = "apikeys"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("new/", views.create, name="create"),
+    path("<int:pk>/revoke/", views.revoke, name="revoke"),
 ]

@@ -1,0 +1,128 @@
+"""Settings → API Keys with the keyboard alone, and axe-core's accessibility check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Locator, Page, expect
+
+from accounts.models import Membership
+from apikeys.models import ApiKey
+from apikeys.services import create_key
+
+Login = Callable[[Membership], Page]
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+def tab_to(page: Page, target: Locator, *, limit: int = 40) -> None:
+    """Press Tab until `target` has the focus, as a keyboard user would."""
+    for _ in range(limit):
+        if target.evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {target}")
+
+
+def assert_no_serious_violations(page: Page, where: str) -> None:
+    results = Axe().run(page)
+    violations = [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} "
+        f"{[node['target'] for node in violation['nodes']]}"
+        for violation in results.response["violations"]
+        if violation["impact"] in BLOCKING_IMPACTS
+    ]
+    assert violations == [], f"{where}: {violations}"
+
+
+def test_create_copy_and_revoke_with_the_keyboard_alone(login: Login, owner: Membership) -> None:
+    page = login(owner)
+    page.goto(page.url.rstrip("/") + "/settings/api-keys/")
+    page.keyboard.press("Tab")  # into the page, from the address bar
+
+    create = page.get_by_role("button", name="Create New API Key").first
+    tab_to(page, create)
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Create New API Key")
+    expect(dialog.get_by_label("Key Name")).to_be_focused()
+    page.keyboard.type("Keyboard Only")
+
+    tab_to(page, dialog.get_by_label("calls:read", exact=True))
+    page.keyboard.press("Space")
+    expect(dialog.get_by_role("region", name="Review")).to_contain_text(
+        "see your calls and their outcomes"
+    )
+    tab_to(page, dialog.get_by_role("button", name="Create API Key"))
+    page.keyboard.press("Enter")
+
+    reveal = page.get_by_role("dialog", name="Your new API key")
+    copy = reveal.get_by_role("button", name="Copy", exact=True)
+    expect(copy).to_be_focused()
+    secret = reveal.get_by_label("API key", exact=True).input_value()
+    page.keyboard.press("Enter")
+    expect(reveal.get_by_role("button", name="Copied", exact=True)).to_be_focused()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+
+    # The page behind the modal dialog is inert: Tab cycles through the dialog (and, past its
+    # last control, the browser's own UI, where document.activeElement is the body).
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        assert reveal.evaluate(
+            "dialog => dialog.contains(document.activeElement)"
+            " || document.activeElement === document.body"
+        )
+
+    tab_to(page, reveal.get_by_role("button", name="Done"))
+    page.keyboard.press("Enter")
+    expect(reveal).to_be_hidden()
+    expect(create).to_be_focused()
+
+    revoke = page.get_by_role("row", name="Keyboard Only").get_by_role("button", name="Revoke")
+    tab_to(page, revoke)
+    page.keyboard.press("Enter")
+    confirm = page.get_by_role("dialog", name="Revoke “Keyboard Only”?")
+    # Cancel, the safe choice, has the focus; Esc closes and gives the focus back.
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(confirm).to_be_hidden()
+    expect(revoke).to_be_focused()
+
+    page.keyboard.press("Enter")
+    tab_to(page, confirm.get_by_role("button", name="Revoke key"))
+    page.keyboard.press("Enter")
+    expect(confirm).to_be_hidden()
+    # The revoked key's button is gone, so the focus lands on the list, not on the page body.
+    expect(page.get_by_role("heading", name="Active keys")).to_be_focused()
+    assert ApiKey.objects.get(name="Keyboard Only").revoked_at is not None
+
+
+def test_page_form_and_reveal_pass_axe(login: Login, owner: Membership) -> None:
+    for name in ("Production Server – Main App", "CRM Connector – Salesforce"):
+        create_key(account=owner.account, user=owner.user, name=name, scopes=["calls:read"])
+    revoked = create_key(
+        account=owner.account, user=owner.user, name="Old Key", scopes=["contacts:read"]
+    )
+    ApiKey.objects.filter(pk=revoked.api_key.pk).update(revoked_at=revoked.api_key.created_at)
+
+    page = login(owner)
+    page.get_by_role("navigation").get_by_role("link", name="API Keys").click()
+    page.get_by_text("Revoked keys (1)").click()
+    assert_no_serious_violations(page, "the page")
+
+    page.get_by_role("button", name="Create New API Key").click()
+    dialog = page.get_by_role("dialog", name="Create New API Key")
+    dialog.get_by_label("Key Name").fill("   ")
+    dialog.get_by_role("button", name="Create API Key").click()
+    expect(dialog.get_by_text("Give the key a descriptive name.")).to_be_visible()
+    assert_no_serious_violations(page, "the form with errors")
+
+    dialog.get_by_label("Key Name").fill("Axe Check")
+    dialog.get_by_label("webhooks:manage").check()
+    dialog.get_by_role("button", name="Create API Key").click()
+    reveal = page.get_by_role("dialog", name="Your new API key")
+    expect(reveal).to_be_visible()
+    assert_no_serious_violations(page, "the reveal")
+
+    reveal.get_by_role("button", name="Done").click()
+    expect(reveal.get_by_text("You haven't copied the key.")).to_be_visible()
+    assert_no_serious_violations(page, "the copy guard")

@@ -1,0 +1,443 @@
+"""Settings → API Keys over HTTP: full pages without JavaScript, partials for htmx, the rules."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains
+
+from accounts.models import Account, Membership
+from apikeys.keys import is_well_formed, key_digest
+from apikeys.models import ApiKey
+from apikeys.services import CreatedKey, create_key, revoke_key
+from tests.conftest import client_for
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+INDEX = reverse("apikeys:index")
+CREATE = reverse("apikeys:create")
+HTMX = {"HX-Request": "true"}
+SECRET_PATTERN = re.compile(r"vxp_(?:live|test)_[0-9A-Za-z]{38}")
+
+
+def revoke_url(api_key: ApiKey) -> str:
+    return reverse("apikeys:revoke", args=[api_key.pk])
+
+
+def new_key(membership: Membership, name: str = "Production Server – Main App") -> CreatedKey:
+    return create_key(
+        account=membership.account, user=membership.user, name=name, scopes=["calls:read"]
+    )
+
+
+def form_data(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": "Production Server – Main App",
+        "scopes": ["calls:read", "calls:write"],
+        "creation_token": str(uuid.uuid4()),
+    }
+    data.update(overrides)
+    return data
+
+
+def revealed_secret(response) -> str:  # noqa: ANN001
+    match = SECRET_PATTERN.search(response.content.decode())
+    assert match, "the response shows no key"
+    return match.group()
+
+
+# The page
+
+
+def test_page_lists_active_keys_newest_first_with_create_button(
+    owner_client: Client, owner: Membership
+) -> None:
+    new_key(owner, "Older Key")
+    new_key(owner, "Newer Key")
+    response = owner_client.get(INDEX)
+    assert response.status_code == 200
+    assertContains(response, "<h1>API Keys</h1>", html=True)
+    assertContains(response, "Create New API Key")
+    assertContains(response, "2 of 10 keys")
+    assertContains(response, "Never used")
+    content = response.content.decode()
+    assert content.index("Newer Key") < content.index("Older Key")
+    assertContains(response, "Separate keys per environment")
+    assertContains(response, "Never commit to Git")
+
+
+def test_empty_page_explains_keys_and_offers_create(owner_client: Client) -> None:
+    response = owner_client.get(INDEX)
+    assertContains(response, "No API keys yet")
+    assertContains(response, "call the VoxPria API")
+    assertContains(response, "Create New API Key", count=2)
+
+
+def test_last_used_is_shown_in_words(owner_client: Client, owner: Membership) -> None:
+    created = new_key(owner)
+    ApiKey.objects.filter(pk=created.api_key.pk).update(
+        last_used_at=timezone.now() - timedelta(minutes=3)
+    )
+    response = owner_client.get(INDEX)
+    assertContains(response, "Last used")
+    assertContains(response, "3\xa0minutes ago")
+    assertNotContains(response, "Never used")
+
+
+def test_revoked_keys_are_listed_apart_with_when_and_who(
+    owner_client: Client, owner: Membership
+) -> None:
+    created = new_key(owner, "Retired Key")
+    revoke_key(key=created.api_key, user=owner.user)
+    response = owner_client.get(INDEX)
+    assertContains(response, "Revoked keys (1)")
+    assertContains(response, "No API keys yet")
+    assertContains(response, "by owner@acme.test", count=2)  # created by, revoked by
+
+
+def test_htmx_request_gets_the_key_list_only_with_its_messages(
+    owner_client: Client, owner: Membership
+) -> None:
+    new_key(owner)
+    response = owner_client.get(INDEX, headers=HTMX)
+    assert response.status_code == 200
+    assert "<html" not in response.content.decode()
+    assertContains(response, "Production Server – Main App")
+    assert "HX-Request" in response["Vary"]
+
+
+@pytest.mark.parametrize(
+    ("role", "reason"),
+    [
+        (Membership.Role.MEMBER, "ask an owner or admin"),
+        (Membership.Role.ADMIN, None),
+        (Membership.Role.OWNER, None),
+    ],
+)
+def test_create_button_follows_the_role(account: Account, role: str, reason: str | None) -> None:
+    client = client_for(MembershipFactory(account=account, role=role))
+    response = client.get(INDEX)
+    if reason:
+        assertNotContains(response, "Create New API Key")
+        assertContains(response, reason)
+    else:
+        assertContains(response, "Create New API Key")
+
+
+def test_suspended_account_sees_why_instead_of_create(suspended_owner: Membership) -> None:
+    response = client_for(suspended_owner).get(INDEX)
+    assertNotContains(response, "Create New API Key")
+    assertContains(response, "This account is not in good standing")
+    assertContains(response, "contact support")
+
+
+def test_full_account_sees_its_usage_and_what_to_do(owner: Membership) -> None:
+    Account.objects.filter(pk=owner.account_id).update(api_key_limit=2)
+    new_key(owner, "One")
+    new_key(owner, "Two")
+    response = client_for(owner).get(INDEX)
+    assertNotContains(response, "Create New API Key")
+    assertContains(response, "This account uses 2 of 2 keys.")
+    assertContains(response, "Revoke an unused key")
+    assertContains(response, "contact support to raise the limit")
+
+
+def test_member_sees_the_list_read_only(member_client: Client, owner: Membership) -> None:
+    created = new_key(owner)
+    response = member_client.get(INDEX)
+    assertContains(response, "Production Server – Main App")
+    assertNotContains(response, revoke_url(created.api_key))
+
+
+def test_key_names_are_escaped(owner_client: Client, owner: Membership) -> None:
+    new_key(owner, "<script>alert(1)</script>")
+    response = owner_client.get(INDEX)
+    assertContains(response, "&lt;script&gt;alert(1)&lt;/script&gt;")
+    assertNotContains(response, "<script>alert(1)")
+
+
+def test_signed_out_visitors_are_sent_to_log_in() -> None:
+    response = Client().get(INDEX)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+# Creating
+
+
+def test_form_is_a_dialog_fragment_for_htmx_and_a_page_without(owner_client: Client) -> None:
+    fragment = owner_client.get(CREATE, headers=HTMX)
+    page = owner_client.get(CREATE)
+    for response in (fragment, page):
+        assert response.status_code == 200
+        assertContains(response, "Key Name")
+        assertContains(response, "Permission Scopes")
+        assertContains(response, "principle of least privilege")
+        assertContains(response, "WordPress Integration")
+        assertContains(response, "Create API Key")
+        assertContains(response, 'name="creation_token"')
+        assert "no-store" in response["Cache-Control"]
+    assert "<html" not in fragment.content.decode()
+    assertContains(page, "<html")
+    assertContains(fragment, "hx-post")
+    assertNotContains(page, "hx-post")
+
+
+def test_form_shows_each_scope_as_the_guide_lists_it(owner_client: Client) -> None:
+    response = owner_client.get(CREATE)
+    for scope, allows, use_case in [
+        ("calls:read", "View calls", "Dashboards"),
+        ("calls:write", "Trigger calls", "CRM integration"),
+        ("campaigns:read", "View campaigns", "Analytics"),
+        ("campaigns:write", "Manage campaigns", "Automation"),
+        ("contacts:read", "View contacts", "Contact sync"),
+        ("contacts:write", "Manage contacts", "Imports"),
+        ("webhooks:manage", "Manage webhooks", "Event-driven"),
+    ]:
+        assertContains(response, f'value="{scope}"')
+        assertContains(response, f">{allows}</td>")
+        assertContains(response, f">{use_case}</td>")
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
+def test_errors_show_next_to_their_fields(owner_client: Client, headers: dict) -> None:
+    response = owner_client.post(CREATE, form_data(name="   ", scopes=[]), headers=headers)
+    assert response.status_code == 422
+    assertContains(
+        response,
+        '<p class="field__error" id="id_name_error">Give the key a descriptive name.</p>',
+        html=True,
+        status_code=422,
+    )
+    assertContains(
+        response,
+        '<p class="field__error" id="scopes-error">Choose at least one permission scope.</p>',
+        html=True,
+        status_code=422,
+    )
+    assertContains(response, 'aria-describedby="id_name_helptext id_name_error"', status_code=422)
+    assert ApiKey.objects.count() == 0
+
+
+def test_too_long_and_duplicate_names_are_refused(owner_client: Client, owner: Membership) -> None:
+    response = owner_client.post(CREATE, form_data(name="x" * 101))
+    assertContains(response, "Keep the name to 100 characters or fewer", status_code=422)
+    new_key(owner, "Taken")
+    response = owner_client.post(CREATE, form_data(name="  taken "))
+    assertContains(response, "An active key already has this name", status_code=422)
+    assert ApiKey.objects.count() == 1
+
+
+def test_ticked_scopes_stay_ticked_after_an_error(owner_client: Client) -> None:
+    response = owner_client.post(CREATE, form_data(name="", scopes=["contacts:write"]))
+    assertContains(response, "add, import, change and delete your contacts", status_code=422)
+    content = response.content.decode()
+    checked = re.findall(r'value="([a-z:]+)"[^>]*\bchecked\b', content, flags=re.S)
+    assert checked == ["contacts:write"]
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
+def test_create_reveals_the_key_once(
+    owner_client: Client, owner: Membership, headers: dict
+) -> None:
+    response = owner_client.post(CREATE, form_data(name="  Trimmed  "), headers=headers)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    secret = revealed_secret(response)
+    assert is_well_formed(secret)
+    api_key = ApiKey.objects.get()
+    assert api_key.name == "Trimmed"
+    assert api_key.key_digest == key_digest(secret)
+    assert api_key.created_by == owner.user
+    assert api_key.scope_list == ["calls:read", "calls:write"]
+    assertContains(response, "This is the ONLY time you")
+    assertContains(response, "Copy it NOW!")
+    assertContains(response, "Done")
+    assertContains(
+        response,
+        "curl -X GET &quot;http://testserver/api/v1/credits&quot; \\\n"
+        f"  -H &quot;Authorization: Bearer {secret}&quot; \\\n"
+        "  -H &quot;Content-Type: application/json&quot;",
+    )
+    assert ("<html" in response.content.decode()) is not bool(headers)
+
+
+def test_no_response_after_the_reveal_contains_the_secret(
+    owner_client: Client, owner: Membership
+) -> None:
+    data = form_data()
+    secret = revealed_secret(owner_client.post(CREATE, data, headers=HTMX))
+    api_key = ApiKey.objects.get()
+
+    later = [
+        owner_client.get(INDEX, headers=HTMX),  # the list refresh after the dialog closes
+        owner_client.get(INDEX),  # a reload
+        owner_client.get(CREATE, headers=HTMX),  # the form again
+        owner_client.get(CREATE),
+        owner_client.post(CREATE, data),  # the same form again
+        owner_client.get(revoke_url(api_key)),
+    ]
+    for response in later:
+        assert secret not in response.content.decode()
+        assert not SECRET_PATTERN.search(response.content.decode())
+    # The success message names the key, and the session and cookies never hold the secret.
+    assert "created" in later[0].content.decode()
+    assert all(secret not in str(value) for value in owner_client.session.values())
+    assert all(secret not in morsel.value for morsel in owner_client.cookies.values())
+    assert secret not in str(ApiKey.objects.values().get())
+
+
+def test_resubmitting_the_same_form_creates_one_key(owner_client: Client) -> None:
+    data = form_data()
+    first = owner_client.post(CREATE, data, headers=HTMX)
+    second = owner_client.post(CREATE, data, headers=HTMX)
+    assert first.status_code == 200
+    assert second.status_code == 409
+    assertContains(second, "This key was already created", status_code=409)
+    assertContains(second, "can't be shown again", status_code=409)
+    assert revealed_secret(first) not in second.content.decode()
+    assert ApiKey.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [
+        ("member", "ask an owner or admin"),
+        ("suspended", "contact support to restore the account"),
+        ("full", "contact support to raise the limit"),
+    ],
+)
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
+def test_refused_create_is_403_with_the_reason(
+    request: pytest.FixtureRequest, who: str, reason: str, headers: dict
+) -> None:
+    membership = {
+        "member": lambda: request.getfixturevalue("member"),
+        "suspended": lambda: request.getfixturevalue("suspended_owner"),
+        "full": lambda: request.getfixturevalue("owner"),
+    }[who]()
+    if who == "full":
+        Account.objects.filter(pk=membership.account_id).update(api_key_limit=1)
+        new_key(membership, "Only")
+    before = ApiKey.objects.count()
+    client = client_for(membership)
+
+    assertContains(client.get(CREATE, headers=headers), reason, status_code=403)
+    assertContains(client.post(CREATE, form_data(), headers=headers), reason, status_code=403)
+    # Whatever the browser sends, the reason comes first.
+    assertContains(client.post(CREATE, {}, headers=headers), reason, status_code=403)
+    assert ApiKey.objects.count() == before
+
+
+def test_create_enforces_csrf(owner: Membership) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner.user)
+    assert client.post(CREATE, form_data()).status_code == 403
+    assert ApiKey.objects.count() == 0
+
+    client.get(CREATE)  # sets the CSRF cookie, as the page does
+    token = client.cookies["csrftoken"].value
+    response = client.post(CREATE, form_data(csrfmiddlewaretoken=token))
+    assert response.status_code == 200
+    assert ApiKey.objects.count() == 1
+
+
+# Revoking
+
+
+def test_revoke_confirmation_names_the_key(owner_client: Client, owner: Membership) -> None:
+    api_key = new_key(owner, "Staging <Server>").api_key
+    for headers in ({}, HTMX):
+        response = owner_client.get(revoke_url(api_key), headers=headers)
+        assertContains(response, "Revoke “Staging &lt;Server&gt;”?")
+        assertContains(response, "stops working immediately")
+        assertContains(response, "cannot be undone")
+        assertContains(response, "Cancel")
+    api_key.refresh_from_db()
+    assert api_key.is_active
+
+
+def test_revoke_without_javascript_redirects_with_a_message(
+    owner_client: Client, owner: Membership
+) -> None:
+    api_key = new_key(owner).api_key
+    response = owner_client.post(revoke_url(api_key), follow=True)
+    assert response.redirect_chain == [(INDEX, 302)]
+    assertContains(response, "API key “Production Server – Main App” revoked.")
+    assertContains(response, "Revoked keys (1)")
+    api_key.refresh_from_db()
+    assert api_key.revoked_by == owner.user
+
+
+def test_revoke_with_htmx_tells_the_page_to_reload_the_list(
+    owner_client: Client, owner: Membership
+) -> None:
+    api_key = new_key(owner).api_key
+    response = owner_client.post(revoke_url(api_key), headers=HTMX)
+    assert response.status_code == 204
+    assert response["HX-Trigger"] == '{"keysChanged": {}}'
+    refreshed = owner_client.get(INDEX, headers=HTMX)
+    assertContains(refreshed, "revoked. Applications using it can no longer call the API.")
+
+
+def test_revoking_twice_changes_nothing_and_says_so(
+    owner_client: Client, owner: Membership
+) -> None:
+    api_key = new_key(owner).api_key
+    owner_client.post(revoke_url(api_key))
+    api_key.refresh_from_db()
+    revoked_at = api_key.revoked_at
+
+    response = owner_client.post(revoke_url(api_key), follow=True)
+    assertContains(response, "was already revoked")
+    api_key.refresh_from_db()
+    assert api_key.revoked_at == revoked_at
+    assertContains(owner_client.get(revoke_url(api_key)), "is already revoked")
+
+
+def test_another_accounts_key_is_404(owner_client: Client, other_owner: Membership) -> None:
+    foreign = new_key(other_owner).api_key
+    assert owner_client.get(revoke_url(foreign)).status_code == 404
+    assert owner_client.post(revoke_url(foreign)).status_code == 404
+    assert owner_client.post(revoke_url(foreign), headers=HTMX).status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.is_active
+
+
+def test_member_cannot_revoke(member_client: Client, owner: Membership) -> None:
+    api_key = new_key(owner).api_key
+    assertContains(member_client.get(revoke_url(api_key)), "ask an owner", status_code=403)
+    response = member_client.post(revoke_url(api_key), headers=HTMX)
+    assertContains(response, "ask an owner or admin", status_code=403)
+    api_key.refresh_from_db()
+    assert api_key.is_active
+
+
+def test_suspended_account_may_still_revoke(suspended_owner: Membership) -> None:
+    Account.objects.filter(pk=suspended_owner.account_id).update(status=Account.Status.ACTIVE)
+    api_key = new_key(suspended_owner).api_key
+    Account.objects.filter(pk=suspended_owner.account_id).update(status=Account.Status.SUSPENDED)
+    response = client_for(suspended_owner).post(revoke_url(api_key))
+    assert response.status_code == 302
+    api_key.refresh_from_db()
+    assert not api_key.is_active
+
+
+def test_revoke_enforces_csrf(owner: Membership) -> None:
+    api_key = new_key(owner).api_key
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner.user)
+    assert client.post(revoke_url(api_key)).status_code == 403
+    api_key.refresh_from_db()
+    assert api_key.is_active
+
+
+def test_index_refuses_post(owner_client: Client) -> None:
+    assert owner_client.post(INDEX).status_code == 405
