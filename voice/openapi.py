@@ -49,6 +49,14 @@ PHONE = {
     "description": "E.164: + then country code and number.",
     "examples": ["+14155550100"],
 }
+EMAIL_INPUT = {
+    "anyOf": [
+        {"type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH},
+        {"type": "string", "const": ""},
+        {"type": "null"},
+    ],
+    "description": "Empty or null for none.",
+}
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 
@@ -108,8 +116,11 @@ PAGE_PARAMETERS = [
         "name": "cursor",
         "in": "query",
         "required": False,
-        "description": "The next_cursor of the previous page (opaque).",
-        "schema": {"type": "string"},
+        "description": (
+            "The next_cursor of the previous page (opaque). Any other value is a 400 "
+            "validation_error."
+        ),
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"},
     },
 ]
 
@@ -268,11 +279,7 @@ SCHEMAS: dict[str, Any] = {
         {
             "name": NAME,
             "phone": PHONE,
-            "email": {
-                "type": ["string", "null"],
-                "format": "email",
-                "maxLength": EMAIL_MAX_LENGTH,
-            },
+            "email": EMAIL_INPUT,
         },
         ["name", "phone"],
     ),
@@ -280,11 +287,7 @@ SCHEMAS: dict[str, Any] = {
         {
             "name": NAME,
             "phone": PHONE,
-            "email": {
-                "type": ["string", "null"],
-                "format": "email",
-                "maxLength": EMAIL_MAX_LENGTH,
-            },
+            "email": EMAIL_INPUT,
         }
     ),
     "ContactImport": {

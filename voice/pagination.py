@@ -46,6 +46,10 @@ def paginate(
 ) -> JsonResponse:
     """Return one page of `queryset`, newest first, as the list envelope."""
     errors: FieldErrors = {}
+    # Strict, like unknown body fields: a typo such as ?limt=5 should not pass silently.
+    for name in request.GET:
+        if name not in ("limit", "cursor"):
+            errors[name] = ["Unknown query parameter; lists take limit and cursor."]
     limit = DEFAULT_LIMIT
     raw_limit = request.GET.get("limit")
     if raw_limit is not None:

@@ -1,0 +1,290 @@
+"""API throughput: GET /api/v1/credits (with a key) against GET /api/v1/health (no key).
+
+Serves the app with gunicorn (2 sync workers, production settings) on 127.0.0.1 and drives it
+with wrk. Both requests carry the same Authorization header and both responses have the same
+size (the bench account's name is padded to make the credits body as long as the health body;
+the script checks the whole raw responses, headers included, are equally long), so the only
+difference measured is what authentication costs: parsing and checking the key, one indexed
+query, and building the account.
+
+    make bench                                                   # throwaway SQLite file
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/voxkeys_bench make bench
+
+Options: BENCH_DURATION (seconds per run, default 10), BENCH_ROUNDS (default 3),
+BENCH_CONNECTIONS (default 8), BENCH_THREADS (default 1).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
+WORKERS = 2
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+WARMUP = 3
+TARGET_RATIO = 0.85
+
+
+@dataclass
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def raw_get(port: int, path: str, headers: dict[str, str]) -> bytes:
+    """Return the raw HTTP response (status line, headers, body) to one GET."""
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def split_response(raw: bytes) -> tuple[int, bytes, bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    # The Date header has a fixed width, so equal lengths stay equal from second to second.
+    return status, head, body
+
+
+def bench_environment(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "voxkeys.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    env.pop("REDIS_URL", None)  # the API path uses no cache; keep the comparison about the DB
+    return env
+
+
+def prepare_postgres(database_url: str) -> None:
+    """Create the database named in the URL if it does not exist yet."""
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def create_key(env: dict[str, str], account_name: str) -> str:
+    """Create a fresh account, owner and key through the services; return the secret."""
+    script = (
+        "from accounts.models import Account, Membership, User\n"
+        "from apikeys.services import create_key\n"
+        "import secrets, sys\n"
+        "tag = secrets.token_hex(4)\n"
+        f"account = Account.objects.create(name={account_name!r}, credit_balance=5000)\n"
+        "user = User.objects.create_user(f'bench-{tag}@example.test', secrets.token_urlsafe())\n"
+        "Membership.objects.create(user=user, account=account, role='owner')\n"
+        "key = create_key(account=account, user=user, name=f'bench {tag}', scopes=['calls:read'])\n"
+        "sys.stdout.write(key.secret)\n"
+    )
+    result = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def parse_duration_ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def run_wrk(url: str, headers: dict[str, str], duration: int) -> WrkResult:
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
+    p50 = parse_duration_ms(re.search(r"\s50%\s+(\S+)", output)[1])  # type: ignore[index]
+    p99 = parse_duration_ms(re.search(r"\s99%\s+(\S+)", output)[1])  # type: ignore[index]
+    requests = int(re.search(r"(\d+) requests in", output)[1])  # type: ignore[index]
+    errors = "; ".join(
+        line.strip() for line in output.splitlines() if "Non-2xx" in line or "Socket errors" in line
+    )
+    return WrkResult(rps, p50, p99, requests, errors)
+
+
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [
+            GUNICORN,
+            "voxkeys.wsgi:application",
+            "--workers",
+            str(WORKERS),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,  # its own process group, so stopping it stops every worker
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with status {server.returncode}")
+        try:
+            if split_response(raw_get(port, "/api/v1/health", {}))[0] == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer /api/v1/health within 30 s")
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install wrk (make bench does it).", file=sys.stderr)
+        return 1
+    workdir = Path(tempfile.mkdtemp(prefix="voxkeys-bench-"))
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    engine = "PostgreSQL" if database_url.startswith(("postgres", "pgsql")) else "SQLite"
+    if engine == "PostgreSQL":
+        prepare_postgres(database_url)
+    env = bench_environment(database_url)
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+
+    port = free_port()
+    server = start_server(env, port)
+    # SIGTERM/SIGINT still run the finally block below, so gunicorn never outlives the bench.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        health_url = f"http://127.0.0.1:{port}/api/v1/health"
+        credits_url = f"http://127.0.0.1:{port}/api/v1/credits"
+        _, _, health_body = split_response(raw_get(port, "/api/v1/health", {}))
+        # Pad the account's name so the credits body is exactly as long as the health body.
+        bare = len(b'{"balance": 5000, "account": ""}')
+        account_name = ("Bench " + "x" * 200)[: len(health_body) - bare]
+        secret = create_key(env, account_name)
+        headers = {"Authorization": f"Bearer {secret}"}
+
+        health_status, health_head, health_body = split_response(
+            raw_get(port, "/api/v1/health", headers)
+        )
+        credits_status, credits_head, credits_body = split_response(
+            raw_get(port, "/api/v1/credits", headers)
+        )
+        if (health_status, credits_status) != (200, 200):
+            raise SystemExit(
+                f"unexpected statuses: health {health_status}, credits {credits_status}"
+            )
+        print(f"health  {len(health_head)} + {len(health_body)} bytes: {health_body.decode()}")
+        print(f"credits {len(credits_head)} + {len(credits_body)} bytes: {credits_body.decode()}")
+        if (len(health_head), len(health_body)) != (len(credits_head), len(credits_body)):
+            raise SystemExit("the two responses differ in size; adjust the padding")
+
+        wrk_command = (
+            f"wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}s --latency "
+            '-H "Authorization: Bearer <key>" <url>'
+        )
+        print(
+            f"\n{engine}, gunicorn {WORKERS} sync workers, {os.cpu_count()} CPUs; "
+            f"each run: {wrk_command}"
+        )
+        run_wrk(health_url, headers, WARMUP)
+        run_wrk(credits_url, headers, WARMUP)
+        results: dict[str, list[WrkResult]] = {"health": [], "credits": []}
+        # Alternate the two, so a noisy neighbour hurts both alike.
+        for round_number in range(1, ROUNDS + 1):
+            for name, url in (("health", health_url), ("credits", credits_url)):
+                result = run_wrk(url, headers, DURATION)
+                results[name].append(result)
+                print(
+                    f"  round {round_number} {name:8} {result.requests_per_second:8.0f} req/s"
+                    f"  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
+                    + (f"  ({result.errors})" if result.errors else "")
+                )
+                if result.errors:
+                    raise SystemExit(f"wrk saw errors on {name}: {result.errors}")
+
+        # Each round's ratio compares two runs a few seconds apart; the median of those is
+        # robust to a neighbour's load that comes and goes (this machine is shared and noisy).
+        ratios = [
+            credits.requests_per_second / health.requests_per_second
+            for health, credits in zip(results["health"], results["credits"], strict=True)
+        ]
+        ratio = statistics.median(ratios)
+        print()
+        for name in ("health", "credits"):
+            rps = statistics.median(r.requests_per_second for r in results[name])
+            p50 = statistics.median(r.p50_ms for r in results[name])
+            p99 = statistics.median(r.p99_ms for r in results[name])
+            print(f"{name:8} {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   (medians)")
+        verdict = "meets" if ratio >= TARGET_RATIO else "misses"
+        print(
+            f"ratio credits/health: {ratio:.3f} (median of rounds: "
+            f"{', '.join(f'{r:.3f}' for r in ratios)}; {verdict} the {TARGET_RATIO} target)"
+        )
+        return 0
+    finally:
+        stop_server(server)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
