@@ -48,7 +48,10 @@
 
   // ----- Closing, with the guard that keeps an uncopied key from vanishing by accident.
 
-  function reveal() { return content().querySelector("[data-reveal]"); }
+  function reveal() {
+    var box = content();
+    return box && box.querySelector("[data-reveal]");
+  }
 
   function needsGuard() {
     var shown = reveal();
@@ -117,13 +120,8 @@
 
   // ----- Copy: the clipboard API, or the text selected for copying by hand.
 
-  function copyStatus(message) {
-    var status = content().querySelector("[data-copy-status]") || document.querySelector("[data-copy-status]");
-    if (status) status.textContent = message;
-  }
-
-  function markCopied(root) {
-    var shown = root.closest("[data-reveal]");
+  function markCopied(element) {
+    var shown = element.closest("[data-reveal]");
     if (shown) shown.setAttribute("data-copied", "true");
   }
 
@@ -131,17 +129,18 @@
     var source = document.getElementById(button.getAttribute("data-copy"));
     var root = button.closest("[data-reveal]") || document;
     var fallback = root.querySelector("[data-copy-fallback]");
+    var status = root.querySelector("[data-copy-status]");
     function copied() {
       button.textContent = button.getAttribute("data-copied-label");
       if (fallback) fallback.hidden = true;
-      copyStatus(button.getAttribute("data-copied-label") + " to the clipboard.");
+      if (status) status.textContent = button.getAttribute("data-copied-label") + " to the clipboard.";
       markCopied(button);
     }
     function selectByHand() {
       source.focus();
       source.select();
       if (fallback && source.id === "new-api-key") fallback.hidden = false;
-      copyStatus("Copying isn't available here. The text is selected: press Ctrl+C to copy it.");
+      if (status) status.textContent = "Copying isn't available here. The text is selected: press Ctrl+C to copy it.";
     }
     if (navigator.clipboard && navigator.clipboard.writeText) {
       navigator.clipboard.writeText(source.value).then(copied, selectByHand);

@@ -110,10 +110,13 @@ def test_following_the_guide_creates_copies_lists_and_revokes_a_key(
     expect(reveal.get_by_text("You haven't copied the key.")).to_be_hidden()
     expect(reveal.get_by_label("API key", exact=True)).to_have_value(secret)
 
-    # Step 6: the curl command carries this key and this server's address.
+    # Step 6: the curl command carries this key and this server's address, and works.
     command = reveal.get_by_label("Verify it works").input_value()
-    assert f'"{page.url.split("/settings/")[0]}/api/v1/credits"' in command
+    credits_url = page.url.split("/settings/")[0] + "/api/v1/credits"
+    assert f'curl -X GET "{credits_url}"' in command
     assert f'-H "Authorization: Bearer {secret}"' in command
+    bearer = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    assert page.request.get(credits_url, headers=bearer).json()["balance"] == 5000
 
     reveal.get_by_role("button", name="Copy", exact=True).click()
     expect(reveal.get_by_role("button", name="Copied", exact=True)).to_be_visible()
@@ -130,7 +133,8 @@ def test_following_the_guide_creates_copies_lists_and_revokes_a_key(
     row = active_rows(page).filter(has_text="Production Server – Main App")
     expect(row).to_contain_text(masked_key(secret))
     expect(row).to_contain_text("calls:read")
-    expect(row).to_contain_text("Never used")
+    # By the Step 6 check, moments ago.
+    expect(row).to_contain_text(re.compile(r"Last used (now|\d+\s+seconds? ago)"))
     expect(row).to_contain_text("by owner@acme.test")
     expect(page.get_by_text("1 of 10 keys")).to_be_visible()
     assert page.evaluate("window.stillTheSamePage") is True
@@ -161,6 +165,7 @@ def test_following_the_guide_creates_copies_lists_and_revokes_a_key(
     api_key.refresh_from_db()
     assert api_key.revoked_at is not None
     assert api_key.revoked_by == owner.user
+    assert page.request.get(credits_url, headers=bearer).status == 401
     revoked = page.get_by_role("group").filter(has_text="Revoked keys (1)")
     revoked.get_by_text("Revoked keys (1)").click()
     expect(revoked.get_by_role("row", name="Production Server – Main App")).to_contain_text(
