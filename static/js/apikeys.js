@@ -29,6 +29,13 @@
 
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var target = evt.detail.target;
+    var landed = evt.detail.xhr.responseURL ? new URL(evt.detail.xhr.responseURL) : null;
+    if (landed && landed.pathname === "/login/") {
+      // The session ended meanwhile: show the login page as a page, not inside the dialog.
+      evt.detail.shouldSwap = false;
+      window.location.assign(landed.href);
+      return;
+    }
     if (target && target.id === CONTENT_ID && SWAPPABLE_STATUSES.indexOf(evt.detail.xhr.status) !== -1) {
       evt.detail.shouldSwap = true;
       evt.detail.isError = false;

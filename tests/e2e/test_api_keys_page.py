@@ -298,3 +298,15 @@ def test_without_the_create_button_the_page_says_why(login: Login, setup: str, r
     else:
         # Revoking only removes access, so a suspended or full account may still do it.
         expect(revoke_buttons).to_have_count(2)
+
+
+def test_an_expired_session_leads_to_the_login_page_not_into_the_dialog(
+    login: Login, owner: Membership
+) -> None:
+    page = login(owner)
+    open_api_keys(page)
+    page.context.clear_cookies()
+    page.get_by_role("button", name="Create New API Key").first.click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/login/\?next=/settings/api-keys/new/$"))
+    expect(page.get_by_role("dialog")).to_have_count(0)
