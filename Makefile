@@ -67,6 +67,13 @@ format: install-dev
 	$(BIN)/ruff format .
 
 bench: install-dev
+	@if ! command -v wrk >/dev/null; then \
+		echo "Installing Debian's wrk, the load generator the benchmark drives the API with..."; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+			echo "error: wrk is missing and this user cannot run apt-get; run 'apt-get install wrk' as root." >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null \
+			|| { echo "error: could not install wrk with apt-get; install it by hand, then re-run 'make bench'." >&2; exit 1; }; \
+	fi
 	$(BIN)/python bench/api_throughput.py
 
 clean:

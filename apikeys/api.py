@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.models import Account
 from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_NAMES
 
@@ -44,6 +45,13 @@ class AuthenticatedKey:
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class ApiRequest(HttpRequest):
+    """What API views can rely on once ApiKeyMiddleware has authenticated the request."""
+
+    api_key: AuthenticatedKey
+    account: Account
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,8 @@ def bench_environment(database_url: str) -> dict[str, str]:
             "ALLOWED_HOSTS": "127.0.0.1",
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "WARNING",
+            # whitenoise warns that collectstatic has not run; the API serves no static files.
+            "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
         }
     )
     env.pop("REDIS_URL", None)  # the API path uses no cache; keep the comparison about the DB

@@ -201,6 +201,7 @@ def test_webhooks_create_list_delete(client: Client) -> None:
         "http://example.com/hook",
         "ftp://example.com/hook",
         "https://localhost/hook",
+        "https://localhost./hook",
         "https://127.0.0.1/hook",
         "https://10.0.0.5/hook",
         "https://[::1]/hook",

@@ -186,7 +186,7 @@ def clean_webhook_url(value: Any) -> str:
         raise FieldError(
             "Must be a valid https URL, e.g. https://example.com/hooks/voxpria."
         ) from None
-    host = (urlsplit(value).hostname or "").lower()
+    host = (urlsplit(value).hostname or "").lower().rstrip(".")
     if (
         host == "localhost"
         or host.endswith((".localhost", ".local", ".internal"))

@@ -9,7 +9,15 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from apikeys.api import ApiError, api_route, not_found, public, requires_key, requires_scope
+from apikeys.api import (
+    ApiError,
+    ApiRequest,
+    api_route,
+    not_found,
+    public,
+    requires_key,
+    requires_scope,
+)
 from voice.models import Call, Campaign, Contact, Webhook
 from voice.openapi import openapi_json
 from voice.pagination import paginate
@@ -100,7 +108,7 @@ def get_openapi(request: HttpRequest) -> HttpResponse:
 
 
 @requires_key
-def get_credits(request: HttpRequest) -> HttpResponse:
+def get_credits(request: ApiRequest) -> HttpResponse:
     # The account came with the key in the authentication query: no further query.
     account = request.account
     return JsonResponse({"balance": account.credit_balance, "account": account.name})
@@ -112,12 +120,12 @@ CALL_FIELDS = {"contact_id": clean_id, "phone": clean_phone, "campaign_id": clea
 
 
 @requires_scope("calls:read")
-def list_calls(request: HttpRequest) -> HttpResponse:
+def list_calls(request: ApiRequest) -> HttpResponse:
     return paginate(request, request.account.calls.all(), call_json)
 
 
 @requires_scope("calls:write")
-def create_call(request: HttpRequest) -> HttpResponse:
+def create_call(request: ApiRequest) -> HttpResponse:
     """Queue a call to one of the account's contacts or to an E.164 number (no telephony yet)."""
     data = validate_fields(read_json(request), CALL_FIELDS)
     errors: FieldErrors = {}
@@ -151,18 +159,18 @@ CAMPAIGN_FIELDS = {"name": clean_name, "status": clean_campaign_status}
 
 
 @requires_scope("campaigns:read")
-def list_campaigns(request: HttpRequest) -> HttpResponse:
+def list_campaigns(request: ApiRequest) -> HttpResponse:
     return paginate(request, request.account.campaigns.all(), campaign_json)
 
 
 @requires_scope("campaigns:write")
-def create_campaign(request: HttpRequest) -> HttpResponse:
+def create_campaign(request: ApiRequest) -> HttpResponse:
     data = validate_fields(read_json(request), CAMPAIGN_FIELDS, required=["name"])
     campaign = Campaign.objects.create(account=request.account, **data)
     return JsonResponse(campaign_json(campaign), status=201)
 
 
-def get_campaign_or_404(request: HttpRequest, pk: int) -> Campaign:
+def get_campaign_or_404(request: ApiRequest, pk: int) -> Campaign:
     campaign = request.account.campaigns.filter(pk=pk).first()
     if campaign is None:
         raise ApiError(404, "not_found", f"There is no campaign {pk} in this account.")
@@ -170,12 +178,12 @@ def get_campaign_or_404(request: HttpRequest, pk: int) -> Campaign:
 
 
 @requires_scope("campaigns:read")
-def get_campaign(request: HttpRequest, pk: int) -> HttpResponse:
+def get_campaign(request: ApiRequest, pk: int) -> HttpResponse:
     return JsonResponse(campaign_json(get_campaign_or_404(request, pk)))
 
 
 @requires_scope("campaigns:write")
-def update_campaign(request: HttpRequest, pk: int) -> HttpResponse:
+def update_campaign(request: ApiRequest, pk: int) -> HttpResponse:
     campaign = get_campaign_or_404(request, pk)
     data = validate_fields(read_json(request), CAMPAIGN_FIELDS)
     for name, value in data.items():
@@ -195,12 +203,12 @@ CONTACT_REQUIRED = ("name", "phone")
 
 
 @requires_scope("contacts:read")
-def list_contacts(request: HttpRequest) -> HttpResponse:
+def list_contacts(request: ApiRequest) -> HttpResponse:
     return paginate(request, request.account.contacts.all(), contact_json)
 
 
 @requires_scope("contacts:write")
-def create_contacts(request: HttpRequest) -> HttpResponse:
+def create_contacts(request: ApiRequest) -> HttpResponse:
     """Create one contact (a JSON object) or import up to MAX_IMPORT (a list), all or nothing."""
     data = read_json(request)
     if not isinstance(data, list):
@@ -223,7 +231,7 @@ def create_contacts(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"data": [contact_json(contact) for contact in contacts]}, status=201)
 
 
-def get_contact_or_404(request: HttpRequest, pk: int) -> Contact:
+def get_contact_or_404(request: ApiRequest, pk: int) -> Contact:
     contact = request.account.contacts.filter(pk=pk).first()
     if contact is None:
         raise ApiError(404, "not_found", f"There is no contact {pk} in this account.")
@@ -231,12 +239,12 @@ def get_contact_or_404(request: HttpRequest, pk: int) -> Contact:
 
 
 @requires_scope("contacts:read")
-def get_contact(request: HttpRequest, pk: int) -> HttpResponse:
+def get_contact(request: ApiRequest, pk: int) -> HttpResponse:
     return JsonResponse(contact_json(get_contact_or_404(request, pk)))
 
 
 @requires_scope("contacts:write")
-def update_contact(request: HttpRequest, pk: int) -> HttpResponse:
+def update_contact(request: ApiRequest, pk: int) -> HttpResponse:
     contact = get_contact_or_404(request, pk)
     data = validate_fields(read_json(request), CONTACT_FIELDS)
     for name, value in data.items():
@@ -246,7 +254,7 @@ def update_contact(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @requires_scope("contacts:write")
-def delete_contact(request: HttpRequest, pk: int) -> HttpResponse:
+def delete_contact(request: ApiRequest, pk: int) -> HttpResponse:
     get_contact_or_404(request, pk).delete()
     return no_content()
 
@@ -261,19 +269,19 @@ WEBHOOK_FIELDS = {"url": clean_webhook_url, "events": clean_events}
 
 
 @requires_scope("webhooks:manage")
-def list_webhooks(request: HttpRequest) -> HttpResponse:
+def list_webhooks(request: ApiRequest) -> HttpResponse:
     return paginate(request, request.account.webhooks.all(), webhook_json)
 
 
 @requires_scope("webhooks:manage")
-def create_webhook(request: HttpRequest) -> HttpResponse:
+def create_webhook(request: ApiRequest) -> HttpResponse:
     data = validate_fields(read_json(request), WEBHOOK_FIELDS, required=["url", "events"])
     webhook = Webhook.objects.create(account=request.account, **data)
     return JsonResponse(webhook_json(webhook), status=201)
 
 
 @requires_scope("webhooks:manage")
-def delete_webhook(request: HttpRequest, pk: int) -> HttpResponse:
+def delete_webhook(request: ApiRequest, pk: int) -> HttpResponse:
     deleted, _ = request.account.webhooks.filter(pk=pk).delete()
     if not deleted:
         return not_found(f"There is no webhook {pk} in this account.")
