@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import InterfaceError, OperationalError, connections
@@ -42,6 +43,14 @@ LOOKUP_FIELDS: tuple[str, ...] = (
 _DIGEST_PLACEHOLDER = "0" * 64
 
 
+class _PreparedCursor(psycopg.Cursor):  # type: ignore[type-arg]
+    """A server-side-binding cursor whose statements are prepared (PostgreSQL only)."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("prepare", True)
+        return super().execute(query, params, **kwargs)
+
+
 class KeyLookup:
     """The authentication query: built by the ORM once per database backend, then run as is.
 
@@ -67,6 +76,23 @@ class KeyLookup:
         converters = compiler.get_converters([column for column, _, _ in compiler.select])
         return sql, converters
 
+    @staticmethod
+    def _cursor(connection: BaseDatabaseWrapper) -> Any:
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
+        raw_connection = connection.connection
+        if connection.vendor != "postgresql" or raw_connection.prepare_threshold is None:
+            return connection.cursor()
+        # PostgreSQL, with prepared statements allowed (settings.py): the lookup is parsed and
+        # planned once per connection instead of on every request, which halves its cost.
+        # Only this statement: Django's own cursors bind client-side and never prepare.
+        # (Django's query log shows this statement's SQL as None: psycopg keeps no text.)
+        connection.validate_thread_sharing()
+        cursor = _PreparedCursor(raw_connection)
+        if connection.queries_logged:
+            return connection.make_debug_cursor(cursor)
+        return connection.make_cursor(cursor)
+
     def __call__(self, digest: str) -> tuple[Any, ...] | None:
         """Return the key's LOOKUP_FIELDS for `digest`, or None."""
         connection = connections[ApiKey.objects.db]
@@ -74,7 +100,7 @@ class KeyLookup:
         if compiled is None:
             compiled = self._compiled[connection.vendor] = self._compile(connection)
         sql, converters = compiled
-        with connection.cursor() as cursor:
+        with self._cursor(connection) as cursor:
             cursor.execute(sql, (digest,))
             row = cursor.fetchone()
         if row is None:

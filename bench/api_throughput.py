@@ -12,6 +12,10 @@ query, and building the account.
 
 Options: BENCH_DURATION (seconds per run, default 10), BENCH_ROUNDS (default 3),
 BENCH_CONNECTIONS (default 8), BENCH_THREADS (default 1).
+
+Besides requests per second, it reports the server's CPU time per request (the gunicorn
+workers, plus their PostgreSQL backends when there are any), read from /proc: on a shared,
+noisy machine that figure moves much less than throughput does.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
 WORKERS = 2
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 WARMUP = 3
@@ -50,6 +55,37 @@ class WrkResult:
     p99_ms: float
     requests: int
     errors: str
+    cpu_us_per_request: float = 0.0
+    database_cpu_us_per_request: float = 0.0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """Return the user + system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def server_pids(server: subprocess.Popen[bytes], database_url: str) -> tuple[list[int], list[int]]:
+    """Return the gunicorn workers' pids and, on PostgreSQL, their backends' pids."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    pids: list[int] = []
+    if database_url.startswith(("postgres", "pgsql")):
+        import psycopg
+
+        name = urlsplit(database_url).path.lstrip("/")
+        with psycopg.connect(database_url) as connection:
+            rows = connection.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            ).fetchall()
+        pids += [row[0] for row in rows]
+    return [int(pid) for pid in children], pids
 
 
 def free_port() -> int:
@@ -140,7 +176,14 @@ def parse_duration_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
-def run_wrk(url: str, headers: dict[str, str], duration: int) -> WrkResult:
+def run_wrk(
+    url: str,
+    headers: dict[str, str],
+    duration: int,
+    pids: tuple[list[int], list[int]] = ([], []),
+) -> WrkResult:
+    app_pids, database_pids = pids
+    app_before, database_before = cpu_seconds(app_pids), cpu_seconds(database_pids)
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
@@ -152,7 +195,9 @@ def run_wrk(url: str, headers: dict[str, str], duration: int) -> WrkResult:
     errors = "; ".join(
         line.strip() for line in output.splitlines() if "Non-2xx" in line or "Socket errors" in line
     )
-    return WrkResult(rps, p50, p99, requests, errors)
+    app_us = (cpu_seconds(app_pids) - app_before) / max(requests, 1) * 1e6
+    database_us = (cpu_seconds(database_pids) - database_before) / max(requests, 1) * 1e6
+    return WrkResult(rps, p50, p99, requests, errors, app_us + database_us, database_us)
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -250,15 +295,18 @@ def main() -> int:
         )
         run_wrk(health_url, headers, WARMUP)
         run_wrk(credits_url, headers, WARMUP)
+        pids = server_pids(server, database_url)  # after the warm-up: connections are open
         results: dict[str, list[WrkResult]] = {"health": [], "credits": []}
         # Alternate the two, so a noisy neighbour hurts both alike.
         for round_number in range(1, ROUNDS + 1):
             for name, url in (("health", health_url), ("credits", credits_url)):
-                result = run_wrk(url, headers, DURATION)
+                result = run_wrk(url, headers, DURATION, pids)
                 results[name].append(result)
                 print(
                     f"  round {round_number} {name:8} {result.requests_per_second:8.0f} req/s"
                     f"  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
+                    f"  server CPU {result.cpu_us_per_request:5.0f} µs/request"
+                    f" (database {result.database_cpu_us_per_request:3.0f})"
                     + (f"  ({result.errors})" if result.errors else "")
                 )
                 if result.errors:
@@ -276,7 +324,15 @@ def main() -> int:
             rps = statistics.median(r.requests_per_second for r in results[name])
             p50 = statistics.median(r.p50_ms for r in results[name])
             p99 = statistics.median(r.p99_ms for r in results[name])
-            print(f"{name:8} {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   (medians)")
+            cpu = statistics.median(r.cpu_us_per_request for r in results[name])
+            print(
+                f"{name:8} {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
+                f"server CPU {cpu:5.0f} µs/request   (medians)"
+            )
+        cpu_ratio = statistics.median(r.cpu_us_per_request for r in results["health"]) / (
+            statistics.median(r.cpu_us_per_request for r in results["credits"])
+        )
+        print(f"CPU-cost ratio health/credits: {cpu_ratio:.3f} (throughput the CPU would allow)")
         verdict = "meets" if ratio >= TARGET_RATIO else "misses"
         print(
             f"ratio credits/health: {ratio:.3f} (median of rounds: "

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "voxkeys.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions, CSRF and auth: it strips cookies from /api/ requests so none of them can
     # authenticate or create a session there; elsewhere it costs one startswith().
@@ -106,9 +107,20 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         # Persistent connections: a new connection per request would cost more than the query.
         conn_max_age=env_int("CONN_MAX_AGE", 600),
-        conn_health_checks=True,
+        # Off by default: a health check is a second round trip on every request that touches
+        # the database, and the API's budget is one. A connection that died (database restart)
+        # fails one request instead (a JSON 503 on the API) and is then replaced.
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS"),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "DATABASE_PREPARED_STATEMENTS", True
+):
+    # Lets the API's key lookup (apikeys/middleware.py) run as a prepared statement, planned
+    # once per connection. Django's own queries bind client-side and are never prepared, so
+    # nothing else changes. Behind PgBouncer in transaction mode, this needs PgBouncer 1.21+
+    # with max_prepared_statements set; otherwise set DATABASE_PREPARED_STATEMENTS=0.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so the key-limit check and the
     # insert cannot interleave between two requests (PostgreSQL uses SELECT ... FOR UPDATE).
