@@ -18,5 +18,9 @@ class EmailAuthenticationForm(AuthenticationForm):
     }
 
 
+# Larger ids can't exist, and SQLite can't even compare them: refuse them as input.
+MAX_ID = 2**63 - 1
+
+
 class SwitchAccountForm(forms.Form):
-    account = forms.IntegerField(min_value=1)
+    account = forms.IntegerField(min_value=1, max_value=MAX_ID)

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from accounts.forms import MAX_ID
 from accounts.models import Membership
 
 SESSION_ACCOUNT_KEY = "current_account_id"
@@ -18,7 +19,7 @@ def resolve_membership(request: HttpRequest) -> Membership | None:
     memberships = Membership.objects.for_user(request.user)
     account_id = request.session.get(SESSION_ACCOUNT_KEY)
     membership = None
-    if isinstance(account_id, int):
+    if isinstance(account_id, int) and 0 < account_id <= MAX_ID:
         membership = memberships.filter(account_id=account_id).first()
     if membership is None:
         membership = memberships.first()

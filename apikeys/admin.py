@@ -75,12 +75,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # A secret shown only once belongs in the page flow, where its owner sees it.
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        # Keys are revoked, never deleted: the revoked list is the record of who did what.
+        return False
+
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = skipped = 0
         for key in queryset.select_related("account"):
             try:
-                revoke_key(key=key, user=request.user)
+                revoke_key(key=key, user=request.user, as_staff=True)
             except AlreadyRevoked:
                 skipped += 1
             except KeyActionRefused as refused:

@@ -3,7 +3,9 @@ from __future__ import annotations
 import uuid
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from accounts.models import Account
 from apikeys.scopes import SCOPE_CHOICES
 from apikeys.services import NAME_MAX_LENGTH, InvalidKeyInput
 
@@ -45,9 +47,28 @@ class ApiKeyForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("initial", {"creation_token": uuid.uuid4()})
+    # The account the form was opened in: switching account in another tab must not silently
+    # create the key somewhere else.
+    account = forms.IntegerField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "This form is out of date. Close it and open it again.",
+            "invalid": "This form is out of date. Close it and open it again.",
+        },
+    )
+
+    def __init__(self, *args: object, account: Account, **kwargs: object) -> None:
+        kwargs.setdefault("initial", {"creation_token": uuid.uuid4(), "account": account.pk})
         super().__init__(*args, **kwargs)
+        self.current_account = account
+
+    def clean_account(self) -> int:
+        if self.cleaned_data["account"] != self.current_account.pk:
+            raise ValidationError(
+                f"You switched to {self.current_account.name} since opening this form. "
+                "Close it and open it again to create a key in this account."
+            )
+        return self.cleaned_data["account"]
 
     def add_service_errors(self, error: InvalidKeyInput) -> None:
         """Show the service's messages next to the fields they are about."""

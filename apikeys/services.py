@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Lower
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, Membership, User
 from apikeys.keys import generate_key, key_digest, masked_key
@@ -137,6 +140,11 @@ def validate_key_input(
     return name, normalized
 
 
+FORM_OUT_OF_DATE = "This form is out of date. Close it and open it again."
+NAME_TAKEN = "An active key already has this name. Choose a different name."
+
+
+@sensitive_variables("secret")
 @transaction.atomic
 def create_key(
     *,
@@ -155,40 +163,56 @@ def create_key(
     )
     if membership is not None:
         membership.account = account
-    keys = account.api_keys.all()
     if creation_token is not None:
-        existing = keys.filter(creation_token=creation_token).first()
-        if existing is not None:
+        existing = ApiKey.objects.filter(creation_token=creation_token).first()
+        if existing is not None and existing.account_id == account.pk:
             raise DuplicateSubmission(existing)
-    block = creation_block(membership, keys.active().count())
+        if existing is not None:
+            raise InvalidKeyInput({"__all__": [FORM_OUT_OF_DATE]})
+    active_keys = account.api_keys.active()
+    block = creation_block(membership, active_keys.count())
     if block is not None:
         raise KeyActionRefused(block)
-    if keys.active().filter(name__iexact=name).exists():
-        raise InvalidKeyInput(
-            {"name": ["An active key already has this name. Choose a different name."]}
-        )
+    # The same expression as the unique constraint, so the check and the database agree.
+    if (
+        active_keys.annotate(lower_name=Lower("name"))
+        .filter(lower_name=Lower(Value(name)))
+        .exists()
+    ):
+        raise InvalidKeyInput({"name": [NAME_TAKEN]})
     secret = generate_key()
-    api_key = ApiKey.objects.create(
-        account=account,
-        name=name,
-        key_digest=key_digest(secret),
-        masked_key=masked_key(secret),
-        scopes=" ".join(normalized_scopes),
-        created_by=user,
-        creation_token=creation_token,
-    )
+    try:
+        with transaction.atomic():
+            api_key = ApiKey.objects.create(
+                account=account,
+                name=name,
+                key_digest=key_digest(secret),
+                masked_key=masked_key(secret),
+                scopes=" ".join(normalized_scopes),
+                created_by=user,
+                creation_token=creation_token,
+            )
+    except IntegrityError as error:
+        # Only a race the checks above cannot see (e.g. the same form in two accounts at once).
+        raise InvalidKeyInput({"__all__": [FORM_OUT_OF_DATE]}) from error
     return CreatedKey(api_key=api_key, secret=secret)
 
 
-def revoke_block(user: User, account: Account) -> Block | None:
+def revoke_block(user: User, account: Account, *, as_staff: bool = False) -> Block | None:
     """Return why `user` may not revoke the account's keys, or None if they may.
 
     Revoking only ever removes access, so it stays allowed for an account that is not in
     good standing (a suspended customer who suspects a leak must still be able to act).
-    Staff with the admin permission may revoke any key.
+    `as_staff` is the Django admin's path: staff with the permission may revoke any key.
     """
-    if user.has_perm("apikeys.change_apikey"):
-        return None
+    if as_staff:
+        if user.is_staff and user.has_perm("apikeys.change_apikey"):
+            return None
+        return Block(
+            code="staff_permission",
+            title="Staff permission needed",
+            message="Only staff with permission to change API keys can revoke them here.",
+        )
     membership = Membership.objects.filter(account=account, user=user).first()
     if membership is None or not membership.can_manage_keys:
         return role_block()
@@ -196,9 +220,9 @@ def revoke_block(user: User, account: Account) -> Block | None:
 
 
 @transaction.atomic
-def revoke_key(*, key: ApiKey, user: User) -> ApiKey:
+def revoke_key(*, key: ApiKey, user: User, as_staff: bool = False) -> ApiKey:
     """Revoke `key` at once; from the commit on, no request authenticates with it."""
-    block = revoke_block(user, key.account)
+    block = revoke_block(user, key.account, as_staff=as_staff)
     if block is not None:
         raise KeyActionRefused(block)
     updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(

@@ -68,9 +68,9 @@ def create(request: AccountRequest) -> HttpResponse:
         block = creation_block(request.membership)
         if block is not None:
             return render_block(request, block)
-        return render_form(request, ApiKeyForm())
+        return render_form(request, ApiKeyForm(account=account))
 
-    form = ApiKeyForm(request.POST)
+    form = ApiKeyForm(request.POST, account=account)
     if form.is_valid():
         try:
             created = create_key(

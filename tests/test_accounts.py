@@ -109,7 +109,7 @@ def test_switch_to_foreign_account_is_refused(owner: Membership, other_owner: Me
     assert client.session[SESSION_ACCOUNT_KEY] == owner.account_id
 
 
-@pytest.mark.parametrize("bad", ["", "abc", "-1", "0"])
+@pytest.mark.parametrize("bad", ["", "abc", "-1", "0", "99999999999999999999", "1e3"])
 def test_switch_with_junk_changes_nothing(
     owner_client: Client, owner: Membership, bad: str
 ) -> None:
@@ -151,3 +151,10 @@ def test_unknown_page_is_a_friendly_404(owner_client: Client) -> None:
     response = owner_client.get("/no-such-page/")
     assert response.status_code == 404
     assert "Page not found" in response.text
+
+
+def test_pages_send_a_strict_content_security_policy(owner_client: Client) -> None:
+    policy = owner_client.get("/")["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "Content-Security-Policy" in Client().get("/login/").headers

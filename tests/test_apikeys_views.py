@@ -43,6 +43,9 @@ def form_data(**overrides: object) -> dict[str, object]:
         "scopes": ["calls:read", "calls:write"],
         "creation_token": str(uuid.uuid4()),
     }
+    if "account" not in overrides:
+        # The `account` fixture's account, which the owner and member clients work in.
+        data["account"] = Account.objects.get(name="Acme Voice").pk
     data.update(overrides)
     return data
 
@@ -330,7 +333,8 @@ def test_refused_create_is_403_with_the_reason(
     client = client_for(membership)
 
     assertContains(client.get(CREATE, headers=headers), reason, status_code=403)
-    assertContains(client.post(CREATE, form_data(), headers=headers), reason, status_code=403)
+    data = form_data(account=membership.account_id)
+    assertContains(client.post(CREATE, data, headers=headers), reason, status_code=403)
     # Whatever the browser sends, the reason comes first.
     assertContains(client.post(CREATE, {}, headers=headers), reason, status_code=403)
     assert ApiKey.objects.count() == before
@@ -441,3 +445,31 @@ def test_revoke_enforces_csrf(owner: Membership) -> None:
 
 def test_index_refuses_post(owner_client: Client) -> None:
     assert owner_client.post(INDEX).status_code == 405
+
+
+def test_form_opened_in_another_account_creates_nothing(
+    owner: Membership, other_owner: Membership
+) -> None:
+    MembershipFactory(user=owner.user, account=other_owner.account)
+    client = client_for(owner)
+    data = form_data()  # opened while working in Acme Voice
+    client.post("/account/switch/", {"account": other_owner.account_id})
+
+    response = client.post(CREATE, data, headers=HTMX)
+    assertContains(response, "You switched to Globex since opening this form", status_code=422)
+    assert ApiKey.objects.count() == 0
+
+
+def test_same_form_resubmitted_after_switching_account_creates_nothing_more(
+    owner: Membership, other_owner: Membership
+) -> None:
+    MembershipFactory(user=owner.user, account=other_owner.account)
+    client = client_for(owner)
+    data = form_data()
+    assert client.post(CREATE, data).status_code == 200
+    client.post("/account/switch/", {"account": other_owner.account_id})
+    data["account"] = other_owner.account_id  # even a form doctored to match
+
+    response = client.post(CREATE, data)
+    assertContains(response, "This form is out of date", status_code=422)
+    assert ApiKey.objects.count() == 1

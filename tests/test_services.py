@@ -169,10 +169,61 @@ def test_suspended_account_can_still_revoke(suspended_owner: Membership) -> None
     assert not ApiKey.objects.get().is_active
 
 
-def test_staff_with_permission_can_revoke(owner: Membership) -> None:
+def test_staff_with_permission_can_revoke_through_the_admin_path(owner: Membership) -> None:
     key = create(owner).api_key
-    revoke_key(key=key, user=UserFactory(is_staff=True, is_superuser=True))
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    with pytest.raises(KeyActionRefused):
+        revoke_key(key=key, user=staff)  # not a member: the page path refuses
+    revoke_key(key=key, user=staff, as_staff=True)
     assert not ApiKey.objects.get().is_active
+
+
+def test_admin_path_needs_staff_with_permission(owner: Membership, member: Membership) -> None:
+    key = create(owner).api_key
+    for user in (member.user, UserFactory(is_staff=True)):
+        with pytest.raises(KeyActionRefused) as refused:
+            revoke_key(key=key, user=user, as_staff=True)
+        assert refused.value.block.code == "staff_permission"
+    assert ApiKey.objects.get().is_active
+
+
+def test_staff_member_with_member_role_cannot_revoke_from_the_page(member: Membership) -> None:
+    owner_key = create_key(
+        account=member.account,
+        user=MembershipFactory(account=member.account).user,
+        name="Owner's",
+        scopes=["calls:read"],
+    ).api_key
+    member.user.is_staff = member.user.is_superuser = True
+    member.user.save()
+    with pytest.raises(KeyActionRefused):
+        revoke_key(key=owner_key, user=member.user)
+    assert ApiKey.objects.get().is_active
+
+
+def test_name_check_matches_the_database_constraint(owner: Membership) -> None:
+    create(owner, name="Kelvin-key")
+    # U+212A KELVIN SIGN: PostgreSQL's LOWER() makes it "k", SQLite's leaves it alone. Either
+    # way the check must say what the constraint would, never hit it (an IntegrityError).
+    if connection.vendor == "sqlite":
+        create(owner, name="\u212aelvin-key")
+        assert ApiKey.objects.count() == 2
+    else:
+        with pytest.raises(InvalidKeyInput) as invalid:
+            create(owner, name="\u212aelvin-key")
+        assert "name" in invalid.value.errors
+        assert ApiKey.objects.count() == 1
+
+
+def test_creation_token_from_another_account_is_out_of_date(
+    owner: Membership, other_owner: Membership
+) -> None:
+    token = uuid.uuid4()
+    create(owner, creation_token=token)
+    with pytest.raises(InvalidKeyInput) as invalid:
+        create(other_owner, creation_token=token)
+    assert "out of date" in invalid.value.errors["__all__"][0]
+    assert ApiKey.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

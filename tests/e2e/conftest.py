@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -40,6 +40,20 @@ def browser_context_args(browser_context_args: dict) -> dict:
         "permissions": ["clipboard-read", "clipboard-write"],
         "viewport": {"width": 1280, "height": 900},
     }
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(page: Page) -> Iterator[None]:
+    """Fail any browser test in which the Content-Security-Policy blocked something."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield
+    assert violations == []
 
 
 @pytest.fixture
