@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
@@ -62,6 +63,7 @@ def index(request: AccountRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @never_cache  # the form carries a one-time token, the reveal carries the secret
+@sensitive_variables("created", "context")  # never in an error report
 def create(request: AccountRequest) -> HttpResponse:
     account = current_account(request)
     if request.method == "GET":

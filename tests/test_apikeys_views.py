@@ -473,3 +473,17 @@ def test_same_form_resubmitted_after_switching_account_creates_nothing_more(
     response = client.post(CREATE, data)
     assertContains(response, "This form is out of date", status_code=422)
     assert ApiKey.objects.count() == 1
+
+
+def test_secret_never_reaches_the_logs(
+    owner_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    secret = revealed_secret(owner_client.post(CREATE, form_data(), headers=HTMX))
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert owner_client.get("/api/v1/credits", headers=bearer).status_code == 200
+    owner_client.post(revoke_url(ApiKey.objects.get()), headers=HTMX)
+    assert owner_client.get("/api/v1/credits", headers=bearer).status_code == 401  # logged
+    owner_client.get(INDEX)
+    assert caplog.records, "nothing was logged, so this test would prove nothing"
+    assert secret not in caplog.text
