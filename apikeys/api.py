@@ -8,7 +8,6 @@ routed (ImproperlyConfigured at import time), and tests/test_api_scopes.py walks
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,8 +24,6 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.models import Account
 from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_NAMES
-
-logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 REALM = "VoxPria API"

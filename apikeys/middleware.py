@@ -147,14 +147,14 @@ def authenticate(header: str | None) -> tuple[AuthenticatedKey, Account] | HttpR
             "revoked_api_key",
             "This API key has been revoked. Create a new key in Settings → API Keys.",
         )
-    account = Account.from_db("default", ACCOUNT_FIELDS, account_values)
+    account = Account.from_db(ApiKey.objects.db, ACCOUNT_FIELDS, account_values)
     if not account.in_good_standing:
-        return unauthorized_account(account)
+        return account_suspended(account)
     record_key_use(key_id, last_used_at, timezone.now())
     return AuthenticatedKey(id=key_id, scopes=frozenset(scopes.split())), account
 
 
-def unauthorized_account(account: Account) -> HttpResponse:
+def account_suspended(account: Account) -> HttpResponse:
     return api_error(
         403,
         "account_suspended",
