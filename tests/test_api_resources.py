@@ -207,6 +207,8 @@ def test_webhooks_create_list_delete(client: Client) -> None:
         "https://[::1]/hook",
         "https://169.254.169.254/latest/meta-data",
         "not a url",
+        "https://example.com/\x00",
+        "https://example.com/a\x7fb",
         "https://" + "a" * 2000 + ".com",
     ],
 )

@@ -122,11 +122,16 @@ def validate_fields(
 # Field cleaners: each returns the clean value or raises FieldError ---------------------------
 
 
+def has_control_characters(value: str) -> bool:
+    # Control characters and lone surrogates break logs, CSV exports and the database drivers
+    # (PostgreSQL refuses NUL in text).
+    return any(unicodedata.category(char) in ("Cc", "Cs") for char in value)
+
+
 def clean_text(value: Any, max_length: int) -> str:
     if not isinstance(value, str):
         raise FieldError("Must be a string.")
-    # Control characters and lone surrogates break logs, CSV exports and the database drivers.
-    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+    if has_control_characters(value):
         raise FieldError("Must not contain control characters.")
     value = value.strip()
     if not value:
@@ -180,6 +185,8 @@ def clean_campaign_status(value: Any) -> str:
 def clean_webhook_url(value: Any) -> str:
     if not isinstance(value, str) or len(value) > URL_MAX_LENGTH:
         raise FieldError(f"Must be an https URL of at most {URL_MAX_LENGTH} characters.")
+    if has_control_characters(value):  # URLValidator lets them through in the path
+        raise FieldError("Must not contain control characters.")
     try:
         URLValidator(schemes=["https"])(value)
     except ValidationError:
