@@ -78,10 +78,12 @@ class KeyLookup:
 
     @staticmethod
     def _cursor(connection: BaseDatabaseWrapper) -> Any:
+        if connection.vendor != "postgresql":
+            return connection.cursor()
         connection.close_if_health_check_failed()
         connection.ensure_connection()
         raw_connection = connection.connection
-        if connection.vendor != "postgresql" or raw_connection.prepare_threshold is None:
+        if raw_connection.prepare_threshold is None:
             return connection.cursor()
         # PostgreSQL, with prepared statements allowed (settings.py): the lookup is parsed and
         # planned once per connection instead of on every request, which halves its cost.
