@@ -337,3 +337,12 @@ def test_other_paths_are_untouched(owner_client: Client) -> None:
     response = owner_client.get("/", headers={"Authorization": "Bearer nonsense"})
     assert response.status_code == 200
     assert not hasattr(response.wsgi_request, "api_key")
+
+
+def test_a_bad_host_header_is_a_json_400_on_the_api() -> None:
+    response = Client().get("/api/v1/health", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "bad_request"
+    page = Client().get("/login/", headers={"Host": "evil.example"})
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
