@@ -231,7 +231,9 @@ def api_route(**handlers: View) -> View:
     allowed = list(handlers)
 
     def route(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        handler = handlers.get(request.method or "")
+        # HEAD is GET without the body (the server drops it): load balancers probe with it.
+        method = "GET" if request.method == "HEAD" else request.method
+        handler = handlers.get(method or "")
         if handler is None:
             return method_not_allowed(request.method or "", allowed)
         try:

@@ -171,6 +171,14 @@ def test_wrong_method_is_a_json_405_with_allow(owner: Membership) -> None:
         assert error_of(response)["code"] == "method_not_allowed"
 
 
+def test_head_is_answered_like_get(client: Client, owner: Membership) -> None:
+    assert client.head("/api/v1/health").status_code == 200
+    assert api_client(make_key(owner)).head("/api/v1/credits").status_code == 200
+    assert client.head("/api/v1/credits").status_code == 401
+    assert client.head("/api/v1/webhooks/1").status_code == 401  # key first, then the 405
+    assert api_client(make_key(owner)).head("/api/v1/webhooks/1").status_code == 405
+
+
 def test_session_cookie_alone_is_refused(owner_client: Client) -> None:
     assert owner_client.get("/").status_code == 200  # the session is valid for pages
     response = owner_client.get(CREDITS)
