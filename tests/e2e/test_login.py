@@ -37,19 +37,6 @@ def test_wrong_password_shows_error_and_stays_logged_out(page: Page, live_server
     expect(page).to_have_url(f"{live_server.url}/login/?next=/")
 
 
-def test_phone_width_menu_opens_the_sidebar(page: Page, live_server, owner, login) -> None:
-    page.set_viewport_size({"width": 375, "height": 740})
-    login(owner)
-    nav_link = page.get_by_role("link", name="API Keys", exact=True)
-    expect(nav_link).to_be_hidden()
-    menu = page.get_by_role("button", name="Menu")
-    menu.click()
-    expect(menu).to_have_attribute("aria-expanded", "true")
-    nav_link.click()
-    expect(page).to_have_url(f"{live_server.url}/settings/api-keys/")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
-
-
 def test_logout_returns_to_login(page: Page, live_server, owner, login) -> None:
     login(owner)
     page.get_by_role("button", name="Log out").click()

@@ -1,0 +1,43 @@
+"""The signed-in pages at a 375 px phone width: nothing needs sideways scrolling."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+PHONE = {"width": 375, "height": 740}
+
+
+def fits_horizontally(page: Page, selector: str) -> bool:
+    return page.eval_on_selector(selector, "el => el.scrollWidth <= el.clientWidth")
+
+
+def test_phone_width_menu_opens_the_sidebar(page: Page, live_server, owner, login) -> None:
+    page.set_viewport_size(PHONE)
+    login(owner)
+    nav_link = page.get_by_role("link", name="API Keys", exact=True)
+    expect(nav_link).to_be_hidden()
+    menu = page.get_by_role("button", name="Menu")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    nav_link.click()
+    expect(page).to_have_url(f"{live_server.url}/settings/api-keys/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_phone_width_create_dialog_and_key_list_fit(page: Page, live_server, owner, login) -> None:
+    page.set_viewport_size(PHONE)
+    login(owner)
+    page.goto(f"{live_server.url}/settings/api-keys/")
+    page.get_by_role("button", name="Create New API Key").first.click()
+    dialog = page.get_by_role("dialog", name="Create New API Key")
+    dialog.get_by_label("Key Name").fill("Phone")
+    dialog.get_by_label("webhooks:manage", exact=True).check()
+    assert fits_horizontally(page, "dialog[open]")
+    dialog.get_by_role("button", name="Create API Key").click()
+    reveal = page.get_by_role("dialog", name="Your new API key")
+    expect(reveal.get_by_role("button", name="Copy", exact=True)).to_be_visible()
+    assert fits_horizontally(page, "dialog[open]")
+    reveal.get_by_role("button", name="Copy", exact=True).click()
+    reveal.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("region", name="Active keys")).to_contain_text("Phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
