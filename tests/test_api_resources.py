@@ -105,6 +105,20 @@ def test_call_validation(client: Client, body: dict, bad_fields: list[str]) -> N
     assert Call.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "Say whom to call: give contact_id or phone."),
+        (
+            {"phone": "+14155550100", "contact_id": 999999},
+            "Give either contact_id or phone, not both.",
+        ),
+    ],
+)
+def test_call_target_errors_say_what_to_fix(client: Client, body: dict, message: str) -> None:
+    assert fields_of(post(client, "/api/v1/calls", body))["contact_id"] == [message]
+
+
 # Campaigns ---------------------------------------------------------------------------------
 
 

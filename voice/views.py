@@ -129,10 +129,12 @@ def create_call(request: ApiRequest) -> HttpResponse:
     """Queue a call to one of the account's contacts or to an E.164 number (no telephony yet)."""
     data = validate_fields(read_json(request), CALL_FIELDS)
     errors: FieldErrors = {}
-    if ("contact_id" in data) == ("phone" in data):
-        errors["contact_id"] = ["Give either contact_id or phone, not both."]
     contact = campaign = None
-    if "contact_id" in data:
+    if "contact_id" in data and "phone" in data:
+        errors["contact_id"] = ["Give either contact_id or phone, not both."]
+    elif "contact_id" not in data and "phone" not in data:
+        errors["contact_id"] = ["Say whom to call: give contact_id or phone."]
+    elif "contact_id" in data:
         contact = request.account.contacts.filter(pk=data["contact_id"]).first()
         if contact is None:
             errors["contact_id"] = ["There is no contact with this id in your account."]
