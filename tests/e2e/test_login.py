@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, MembershipFactory
 
 
 def test_log_in_through_the_form_shows_dashboard_and_sidebar(
@@ -43,3 +43,16 @@ def test_logout_returns_to_login(page: Page, live_server, owner, login) -> None:
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.goto(f"{live_server.url}/")
     expect(page).to_have_url(f"{live_server.url}/login/?next=/")
+
+
+def test_account_switcher_changes_the_current_account(
+    page: Page, owner, other_owner, login
+) -> None:
+    MembershipFactory(user=owner.user, account=other_owner.account, role="member")
+    login(owner)
+    switcher = page.get_by_role("combobox", name="Account")
+    expect(switcher.get_by_role("option")).to_have_text(["Acme Voice", "Globex"])
+    switcher.select_option(label="Globex")
+    expect(page.get_by_role("status")).to_have_text("You are now working in Globex.")
+    expect(page.get_by_role("region", name="Account")).to_contain_text("Globex")
+    expect(page.get_by_role("region", name="Your role")).to_contain_text("Member")
