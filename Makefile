@@ -35,14 +35,20 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-chromium:
-	@if [ ! -x $(CHROMIUM) ]; then \
-		echo "Installing Debian's chromium for the browser tests (playwright cannot download browsers here)..."; \
+# $(call debian_package,COMMAND,PACKAGE,WHY): apt-get install PACKAGE when COMMAND is missing.
+define debian_package
+	@if ! command -v $(1) >/dev/null; then \
+		echo "Installing Debian's $(2): $(3)"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
-			echo "error: $(CHROMIUM) is missing and this user cannot run apt-get; run 'apt-get install chromium' as root." >&2; exit 1; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
-			|| { echo "error: could not install chromium with apt-get; install it by hand, then re-run 'make test'." >&2; exit 1; }; \
+			echo "error: $(1) is missing and this user cannot run apt-get; run 'apt-get install $(2)' as root." >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(2) >/dev/null \
+			|| { echo "error: could not install $(2) with apt-get; install it by hand, then run make again." >&2; exit 1; }; \
 	fi
+endef
+
+chromium:
+	$(call debian_package,$(CHROMIUM),chromium,the browser tests drive it (playwright cannot download browsers here))
+	$(call debian_package,curl,curl,the browser tests run the guide's curl command)
 
 run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
@@ -67,13 +73,7 @@ format: install-dev
 	$(BIN)/ruff format .
 
 bench: install-dev
-	@if ! command -v wrk >/dev/null; then \
-		echo "Installing Debian's wrk, the load generator the benchmark drives the API with..."; \
-		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
-			echo "error: wrk is missing and this user cannot run apt-get; run 'apt-get install wrk' as root." >&2; exit 1; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null \
-			|| { echo "error: could not install wrk with apt-get; install it by hand, then re-run 'make bench'." >&2; exit 1; }; \
-	fi
+	$(call debian_package,wrk,wrk,the load generator the benchmark drives the API with)
 	$(BIN)/python bench/api_throughput.py
 
 clean:
