@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -93,6 +94,13 @@ class Account(models.Model):
         help_text="How many active API keys this account may hold at once.",
     )
     credit_balance = models.IntegerField(default=0, help_text="Calling credits left.")
+    max_key_lifetime_days = models.PositiveIntegerField(
+        "maximum key lifetime (days)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="New and rolled keys must expire within this many days. Empty: no maximum.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

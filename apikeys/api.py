@@ -39,6 +39,8 @@ class AuthenticatedKey:
 
     id: int
     scopes: frozenset[str]
+    # Test keys (vxp_test_) see only test objects, and their calls are simulated.
+    livemode: bool = True
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
@@ -96,6 +98,20 @@ def www_authenticate(error: str | None = None, scope: str | None = None) -> str:
 def unauthorized(code: str, message: str, *, token_sent: bool = True) -> JsonResponse:
     header = www_authenticate("invalid_token" if token_sent else None)
     return api_error(401, code, message, headers={"WWW-Authenticate": header})
+
+
+def expired_api_key(expires_at: datetime, *, rolled: bool) -> JsonResponse:
+    when = f"{expires_at:%-d %B %Y at %H:%M} UTC"
+    if rolled:
+        message = (
+            f"This API key was rolled and stopped working on {when}. Use the key that replaced "
+            "it, or roll or create a key in Settings → API Keys."
+        )
+    else:
+        message = (
+            f"This API key expired on {when}. Roll it or create a new key in Settings → API Keys."
+        )
+    return unauthorized("expired_api_key", message)
 
 
 def missing_api_key() -> JsonResponse:

@@ -19,6 +19,7 @@ from apikeys.api import (
     API_PREFIX,
     AuthenticatedKey,
     api_error,
+    expired_api_key,
     missing_api_key,
     not_found,
     record_key_use,
@@ -27,6 +28,7 @@ from apikeys.api import (
 )
 from apikeys.keys import is_well_formed, key_digest
 from apikeys.models import ApiKey
+from apikeys.services import record_expiry
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,11 @@ ACCOUNT_FIELDS: tuple[str, ...] = ("id", "name", "status", "api_key_limit", "cre
 LOOKUP_FIELDS: tuple[str, ...] = (
     "pk",
     "scopes",
+    "environment",
     "revoked_at",
+    "expires_at",
+    "expiry_recorded_at",
+    "replaced_by_id",
     "last_used_at",
     *(f"account__{name}" for name in ACCOUNT_FIELDS),
 )
@@ -143,17 +149,38 @@ def authenticate(header: str | None) -> tuple[AuthenticatedKey, Account] | HttpR
             "invalid_api_key",
             "This API key does not exist. Check that you copied it from the right account.",
         )
-    key_id, scopes, revoked_at, last_used_at, *account_values = row
+    (
+        key_id,
+        scopes,
+        environment,
+        revoked_at,
+        expires_at,
+        expiry_recorded_at,
+        replaced_by_id,
+        last_used_at,
+        *account_values,
+    ) = row
     if revoked_at is not None:
         return unauthorized(
             "revoked_api_key",
             "This API key has been revoked. Create a new key in Settings → API Keys.",
         )
+    # Checked against the clock on every request: nothing has to run for a key to expire.
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now:
+        if expiry_recorded_at is None:
+            record_expiry(key=ApiKey.objects.get(pk=key_id), now=now)
+        return expired_api_key(expires_at, rolled=replaced_by_id is not None)
     account = Account.from_db(ApiKey.objects.db, ACCOUNT_FIELDS, account_values)
     if not account.in_good_standing:
         return account_suspended(account)
-    record_key_use(key_id, last_used_at, timezone.now())
-    return AuthenticatedKey(id=key_id, scopes=frozenset(scopes.split())), account
+    record_key_use(key_id, last_used_at, now)
+    key = AuthenticatedKey(
+        id=key_id,
+        scopes=frozenset(scopes.split()),
+        livemode=environment == ApiKey.Environment.LIVE,
+    )
+    return key, account
 
 
 def account_suspended(account: Account) -> HttpResponse:

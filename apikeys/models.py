@@ -1,18 +1,38 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Account
 
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
-    def active(self) -> ApiKeyQuerySet:
-        return self.filter(revoked_at__isnull=True)
+    def active(self, now: datetime | None = None) -> ApiKeyQuerySet:
+        """Keys that authenticate right now: neither revoked nor expired (rolled ones included)."""
+        now = now or timezone.now()
+        return self.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True
+        )
+
+    def inactive(self, now: datetime | None = None) -> ApiKeyQuerySet:
+        """Keys that no longer authenticate: revoked, or past their expiry."""
+        now = now or timezone.now()
+        return self.filter(Q(revoked_at__isnull=False) | Q(expires_at__lte=now))
+
+    def counted_against_limit(self, now: datetime | None = None) -> ApiKeyQuerySet:
+        # A rolled key in its grace period and its successor count once: as the successor.
+        return self.active(now).filter(replaced_by__isnull=True)
 
     def revoked(self) -> ApiKeyQuerySet:
         return self.filter(revoked_at__isnull=False)
+
+    def expired(self, now: datetime | None = None) -> ApiKeyQuerySet:
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__lte=now)
 
     def for_account(self, account: Account) -> ApiKeyQuerySet:
         return self.filter(account=account)
@@ -26,18 +46,43 @@ class ApiKey(models.Model):
     """A secret that lets a customer's software call the API, limited to its scopes.
 
     Only the SHA-256 digest of the secret is stored; the secret itself is shown once.
+    A key stops working when it is revoked or when `expires_at` passes; rolling a key sets
+    `replaced_by` and brings `expires_at` forward to the end of the grace period.
     """
+
+    class Environment(models.TextChoices):
+        LIVE = "live", "Live"
+        TEST = "test", "Test"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField("key name", max_length=100)
+    description = models.CharField(
+        max_length=500, blank=True, help_text="Where it is deployed, who owns it."
+    )
+    environment = models.CharField(
+        max_length=4, choices=Environment.choices, default=Environment.LIVE
+    )
     key_digest = models.CharField(max_length=64, unique=True, editable=False)
     masked_key = models.CharField(max_length=32, editable=False)
     scopes = models.CharField(
         max_length=200, help_text="Space-separated scope names, in catalogue order."
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The expiry policy a roll gives the successor, counted from the roll. Empty: never expires.
+    lifetime = models.DurationField(null=True, blank=True, editable=False)
+    # Set once the "expired" event is written, so it is written exactly once.
+    expiry_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    replaced_by = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replaces",
+        editable=False,
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -52,22 +97,43 @@ class ApiKey(models.Model):
     class Meta:
         verbose_name = "API key"
         ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                Lower("name"),
-                "account",
-                condition=models.Q(revoked_at__isnull=True),
-                name="apikey_active_name_unique_per_account",
-                violation_error_message="An active key with this name already exists.",
-            )
-        ]
+        # No unique constraint on active names: "active" depends on the clock (expiry), which a
+        # constraint cannot see. create_key, roll_key and edit_key check the name while holding
+        # the account's row lock, so no two writers can race past the check.
+        indexes = [models.Index(fields=["account", "name"], name="apikey_account_name")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.masked_key})"
 
     @property
+    def livemode(self) -> bool:
+        return self.environment == self.Environment.LIVE
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return not self.is_revoked and not self.is_expired()
+
+    @property
+    def in_grace_period(self) -> bool:
+        """Rolled, and still working until its grace period ends."""
+        return self.replaced_by_id is not None and self.is_active
+
+    @property
+    def status(self) -> str:
+        if self.is_revoked:
+            return "Revoked"
+        if self.is_expired():
+            return "Expired"
+        if self.replaced_by_id is not None:
+            return "Rolled"
+        return "Active"
 
     @property
     def scope_list(self) -> list[str]:
@@ -75,3 +141,92 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scope_list
+
+
+class AppendOnlyError(Exception):
+    """Key events are a record: they are written once and never changed or deleted."""
+
+
+class KeyEventQuerySet(models.QuerySet["KeyEvent"]):
+    def update(self, **kwargs: object) -> int:
+        raise AppendOnlyError("Key events cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Key events cannot be deleted.")
+
+    def for_key(self, api_key: ApiKey) -> KeyEventQuerySet:
+        # A roll is one event, about both keys.
+        return self.filter(Q(api_key=api_key) | Q(related_key=api_key))
+
+
+class KeyEvent(models.Model):
+    """One lifecycle action on a key, written in the same transaction as the change."""
+
+    class Type(models.TextChoices):
+        CREATED = "created", "Created"
+        EDITED = "edited", "Edited"
+        ROLLED = "rolled", "Rolled"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="key_events")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="events")
+    # For a roll: the successor the event created.
+    related_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    event_type = models.CharField("event", max_length=10, choices=Type.choices)
+    # The actor's email is kept as written: the record outlives the user. Empty: the system.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_email = models.CharField(max_length=254, blank=True)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = KeyEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "-created_at", "-id"], name="keyevent_account_time"),
+            models.Index(fields=["api_key", "-created_at"], name="keyevent_key_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_type_display()}: {self.api_key.name}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Key events cannot be changed.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Key events cannot be deleted.")
+
+    @property
+    def actor_label(self) -> str:
+        return self.actor_email or "system"
+
+
+class ExpiryNotice(models.Model):
+    """An expiry warning sent for a key; the unique pair makes each notice go out once."""
+
+    class Kind(models.TextChoices):
+        SEVEN_DAYS = "7d", "7 days before"
+        ONE_DAY = "1d", "1 day before"
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="expiry_notices")
+    kind = models.CharField(max_length=2, choices=Kind.choices)
+    expires_at = models.DateTimeField(help_text="The expiry the notice warned about.")
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "kind"], name="expirynotice_once_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} notice for {self.api_key.name}"

@@ -103,7 +103,7 @@ def test_authorization_header(case: str, keys: dict[str, str]) -> None:
 
     assert response.status_code == status
     if code is None:
-        assert response.json() == {"balance": 5000, "account": "Acme Voice"}
+        assert response.json() == {"balance": 5000, "account": "Acme Voice", "livemode": True}
         assert "WWW-Authenticate" not in response
     else:
         error = error_of(response)
