@@ -265,7 +265,7 @@ def main() -> int:
         credits_url = f"http://127.0.0.1:{port}/api/v1/credits"
         _, _, health_body = split_response(raw_get(port, "/api/v1/health", {}))
         # Pad the account's name so the credits body is exactly as long as the health body.
-        bare = len(b'{"balance": 5000, "account": ""}')
+        bare = len(b'{"balance": 5000, "account": "", "livemode": true}')
         account_name = ("Bench " + "x" * 200)[: len(health_body) - bare]
         secret = create_key(env, account_name)
         headers = {"Authorization": f"Bearer {secret}"}

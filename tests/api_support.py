@@ -5,19 +5,25 @@ from __future__ import annotations
 from django.test import Client
 
 from accounts.models import Membership
+from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_NAMES
 from apikeys.services import create_key
 
 _counter = iter(range(1_000_000))
 
 
-def make_key(membership: Membership, scopes: list[str] | tuple[str, ...] = SCOPE_NAMES) -> str:
+def make_key(
+    membership: Membership,
+    scopes: list[str] | tuple[str, ...] = SCOPE_NAMES,
+    environment: str = ApiKey.Environment.LIVE,
+) -> str:
     """Create a key through apikeys.services (as the page does) and return its secret."""
     created = create_key(
         account=membership.account,
         user=membership.user,
         name=f"test key {next(_counter)}",
         scopes=list(scopes),
+        environment=environment,
     )
     return created.secret
 

@@ -1,4 +1,4 @@
-"""No key ever sees or changes another account's data, whatever ids it sends."""
+"""No key ever sees or changes another account's data, whatever ids it sends, in either mode."""
 
 from __future__ import annotations
 
@@ -8,34 +8,51 @@ import pytest
 from django.test import Client
 
 from accounts.models import Membership
+from apikeys.models import ApiKey
 from tests.api_support import api_client, make_key
 from voice.models import Call, Campaign, Contact, Webhook
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(params=[True, False], ids=["live", "test"])
+def livemode(request: pytest.FixtureRequest) -> bool:
+    """Every test runs in both worlds: accounts stay apart in test mode too."""
+    return request.param
+
+
 @pytest.fixture
-def theirs(other_owner: Membership) -> dict[str, object]:
-    """Globex's data, which Acme's key must not reach."""
+def theirs(other_owner: Membership, livemode: bool) -> dict[str, object]:
+    """Globex's data, in the same mode as Acme's key, which that key must not reach."""
     account = other_owner.account
-    contact = Contact.objects.create(account=account, name="Theirs", phone="+14155550199")
-    campaign = Campaign.objects.create(account=account, name="Their campaign")
+    contact = Contact.objects.create(
+        account=account, livemode=livemode, name="Theirs", phone="+14155550199"
+    )
+    campaign = Campaign.objects.create(account=account, livemode=livemode, name="Their campaign")
     return {
         "contact": contact,
         "campaign": campaign,
         "webhook": Webhook.objects.create(
-            account=account, url="https://globex.example/h", events=["call.queued"]
+            account=account,
+            livemode=livemode,
+            url="https://globex.example/h",
+            events=["call.queued"],
         ),
-        "call": Call.objects.create(account=account, contact=contact, to_number=contact.phone),
+        "call": Call.objects.create(
+            account=account, livemode=livemode, contact=contact, to_number=contact.phone
+        ),
     }
 
 
 @pytest.fixture
-def client(owner: Membership) -> Client:
-    """Acme's key with every scope, and some data of Acme's own."""
-    Contact.objects.create(account=owner.account, name="Ours", phone="+14155550100")
-    Campaign.objects.create(account=owner.account, name="Our campaign")
-    return api_client(make_key(owner))
+def client(owner: Membership, livemode: bool) -> Client:
+    """Acme's key with every scope, and some data of Acme's own, in one mode."""
+    Contact.objects.create(
+        account=owner.account, livemode=livemode, name="Ours", phone="+14155550100"
+    )
+    Campaign.objects.create(account=owner.account, livemode=livemode, name="Our campaign")
+    environment = ApiKey.Environment.LIVE if livemode else ApiKey.Environment.TEST
+    return api_client(make_key(owner, environment=environment))
 
 
 def send(client: Client, method: str, path: str, body: object = None) -> object:

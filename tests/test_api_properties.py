@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Membership
+from apikeys.models import ApiKey
 from tests.api_support import make_key
 from voice.models import Campaign, Contact
 
@@ -157,16 +158,32 @@ PROPERTY_SETTINGS = settings(
 )
 
 
-@pytest.fixture
-def key(owner: Membership) -> str:
-    return make_key(owner)
+MODES = [pytest.param(True, id="live key"), pytest.param(False, id="test key")]
 
 
 @pytest.fixture
-def ids(owner: Membership) -> dict[str, int]:
+def keys(owner: Membership) -> dict[bool, str]:
+    """A live key (True) and a test key (False): the two take different paths (calls)."""
     return {
-        "campaign": Campaign.objects.create(account=owner.account, name="C").pk,
-        "contact": Contact.objects.create(account=owner.account, name="A", phone="+14155550100").pk,
+        livemode: make_key(
+            owner, environment=ApiKey.Environment.LIVE if livemode else ApiKey.Environment.TEST
+        )
+        for livemode in (True, False)
+    }
+
+
+@pytest.fixture
+def ids(owner: Membership) -> dict[bool, dict[str, int]]:
+    """A campaign and a contact in each mode, so PATCHes reach the database in both."""
+    account = owner.account
+    return {
+        livemode: {
+            "campaign": Campaign.objects.create(account=account, livemode=livemode, name="C").pk,
+            "contact": Contact.objects.create(
+                account=account, livemode=livemode, name="A", phone="+14155550100"
+            ).pk,
+        }
+        for livemode in (True, False)
     }
 
 
@@ -181,8 +198,10 @@ def assert_json_answer(response: object, method: str) -> None:
 @pytest.mark.django_db
 @PROPERTY_SETTINGS
 @given(data=st.data())
-def test_no_authorization_header_causes_a_server_error(key: str, data: st.DataObject) -> None:
-    authorization = data.draw(authorizations(key))
+def test_no_authorization_header_causes_a_server_error(
+    keys: dict[bool, str], data: st.DataObject
+) -> None:
+    authorization = data.draw(authorizations(keys[data.draw(st.booleans())]))
     method = data.draw(st.sampled_from(METHODS))
     path = data.draw(paths) + data.draw(queries)
     headers = {} if authorization is None else {"Authorization": authorization}
@@ -195,36 +214,45 @@ def test_no_authorization_header_causes_a_server_error(key: str, data: st.DataOb
 @pytest.mark.django_db
 @settings(PROPERTY_SETTINGS, max_examples=600)
 @given(data=st.data())
-def test_no_body_causes_a_server_error(key: str, ids: dict[str, int], data: st.DataObject) -> None:
+def test_no_body_causes_a_server_error(
+    keys: dict[bool, str], ids: dict[bool, dict[str, int]], data: st.DataObject
+) -> None:
+    livemode = data.draw(st.booleans())
     method, path, valid = data.draw(st.sampled_from(WRITES))
     body = data.draw(write_bodies(valid))
     content_type = data.draw(st.just("application/json") | content_types)
 
     response = Client().generic(
         method,
-        path.format(**ids),
+        path.format(**ids[livemode]),
         data=body,
         content_type=content_type,
-        headers={"Authorization": f"Bearer {key}"},
+        headers={"Authorization": f"Bearer {keys[livemode]}"},
     )
 
     assert_json_answer(response, method)
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("livemode", MODES)
 @pytest.mark.parametrize(
     ("method", "path", "valid"), WRITES, ids=[f"{m} {p}" for m, p, _ in WRITES]
 )
 def test_nasty_strings_in_every_field(
-    key: str, ids: dict[str, int], method: str, path: str, valid: dict
+    keys: dict[bool, str],
+    ids: dict[bool, dict[str, int]],
+    livemode: bool,
+    method: str,
+    path: str,
+    valid: dict,
 ) -> None:
-    client = Client(headers={"Authorization": f"Bearer {key}"})
+    client = Client(headers={"Authorization": f"Bearer {keys[livemode]}"})
     for field in valid:
         for nasty in NASTY_STRINGS:
             for value in (nasty, SHAPES.get(field, "{}").format(nasty)):
                 body = json.dumps({**valid, field: value})  # ensure_ascii: "\ud800" survives
                 response = client.generic(
-                    method, path.format(**ids), body, content_type="application/json"
+                    method, path.format(**ids[livemode]), body, content_type="application/json"
                 )
                 assert response.status_code < 500, (field, value, response.content)
                 assert response.status_code in (200, 201, 400), (field, value)

@@ -41,7 +41,11 @@ def fields_of(response: object) -> dict[str, list[str]]:
 
 def test_credits(client: Client, account: Account) -> None:
     Account.objects.filter(pk=account.pk).update(credit_balance=1234)
-    assert client.get("/api/v1/credits").json() == {"balance": 1234, "account": "Acme Voice"}
+    assert client.get("/api/v1/credits").json() == {
+        "balance": 1234,
+        "account": "Acme Voice",
+        "livemode": True,
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -58,7 +62,7 @@ def test_the_guides_curl_command_works_verbatim(live_server, owner: Membership) 
         text=True,
         timeout=30,
     ).stdout
-    assert json.loads(output) == {"balance": 5000, "account": "Acme Voice"}
+    assert json.loads(output) == {"balance": 5000, "account": "Acme Voice", "livemode": True}
 
 
 # Calls -------------------------------------------------------------------------------------
@@ -71,10 +75,10 @@ def test_trigger_a_call_to_a_contact_in_a_campaign(client: Client, account: Acco
     assert response.status_code == 201
     body = response.json()
     assert body["to"] == "+442071838750"
-    assert body["status"] == "queued"
+    assert (body["status"], body["livemode"]) == ("queued", True)
     assert (body["contact_id"], body["campaign_id"]) == (contact.pk, campaign.pk)
     call = Call.objects.get(pk=body["id"])
-    assert (call.account, call.status) == (account, Call.Status.QUEUED)
+    assert (call.account, call.status, call.livemode) == (account, Call.Status.QUEUED, True)
 
 
 def test_trigger_a_call_to_a_number(client: Client) -> None:
@@ -100,9 +104,12 @@ def test_trigger_a_call_to_a_number(client: Client) -> None:
         ({"phone": "+14155550100", "priority": "high"}, ["priority"]),
     ],
 )
-def test_call_validation(client: Client, body: dict, bad_fields: list[str]) -> None:
+def test_call_validation(
+    client: Client, account: Account, body: dict, bad_fields: list[str]
+) -> None:
     assert list(fields_of(post(client, "/api/v1/calls", body))) == bad_fields
     assert Call.objects.count() == 0
+    assert Account.objects.get(pk=account.pk).credit_balance == 5000  # nothing was spent
 
 
 @pytest.mark.parametrize(

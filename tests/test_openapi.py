@@ -13,6 +13,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts.models import Membership
+from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_NAMES
 from tests.api_support import make_key
 from tests.test_api_scopes import api_routes
@@ -73,6 +74,23 @@ def test_document_describes_the_bearer_scheme_scopes_and_errors(document: dict) 
     assert "WWW-Authenticate" in unauthorized["headers"]
 
 
+def test_document_describes_test_mode(document: dict) -> None:
+    schemas = document["components"]["schemas"]
+    objects = [name for name, schema in schemas.items() if "id" in schema.get("properties", {})]
+    assert sorted(objects) == ["Call", "Campaign", "Contact", "Webhook"]
+    for name in [*objects, "Credits"]:
+        assert schemas[name]["properties"]["livemode"]["type"] == "boolean", name
+        assert "livemode" in schemas[name]["required"], name
+    assert "simulated" in schemas["Call"]["properties"]["status"]["enum"]
+    assert document["paths"]["/calls"]["post"]["responses"]["402"] == {
+        "$ref": "#/components/responses/PaymentRequired"
+    }
+    assert "insufficient_credits" in ERROR_CODES
+    description = document["info"]["description"]
+    for promise in ("vxp_test_", "separate world", "`simulated`", "no credits", "402"):
+        assert promise in description, promise
+
+
 # Schemathesis against the live server ------------------------------------------------------
 
 
@@ -82,9 +100,10 @@ def test_document_describes_the_bearer_scheme_scopes_and_errors(document: dict) 
 schema = schemathesis.openapi.from_dict(json.loads(json.dumps(DOCUMENT)))
 
 
-@pytest.fixture
-def all_scopes_key(owner: Membership) -> str:
-    return make_key(owner)
+@pytest.fixture(params=[ApiKey.Environment.LIVE, ApiKey.Environment.TEST])
+def all_scopes_key(owner: Membership, request: pytest.FixtureRequest) -> str:
+    """A live and a test key: the document must hold for both worlds."""
+    return make_key(owner, environment=request.param)
 
 
 @schema.parametrize()

@@ -7,7 +7,8 @@ from voice.models import Call, Campaign, Contact, Webhook
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    list_display = ["name", "phone", "email", "account", "created_at"]
+    list_display = ["name", "phone", "email", "account", "livemode", "created_at"]
+    list_filter = ["livemode"]
     search_fields = ["name", "phone", "email", "account__name"]
     list_select_related = ["account"]
     raw_id_fields = ["account"]
@@ -15,8 +16,8 @@ class ContactAdmin(admin.ModelAdmin):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "status", "account", "created_at"]
-    list_filter = ["status"]
+    list_display = ["name", "status", "account", "livemode", "created_at"]
+    list_filter = ["livemode", "status"]
     search_fields = ["name", "account__name"]
     list_select_related = ["account"]
     raw_id_fields = ["account"]
@@ -24,8 +25,8 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(Call)
 class CallAdmin(admin.ModelAdmin):
-    list_display = ["to_number", "status", "campaign", "account", "created_at"]
-    list_filter = ["status"]
+    list_display = ["to_number", "status", "campaign", "account", "livemode", "created_at"]
+    list_filter = ["livemode", "status"]
     search_fields = ["to_number", "account__name"]
     list_select_related = ["account", "campaign"]
     raw_id_fields = ["account", "contact", "campaign"]
@@ -33,7 +34,8 @@ class CallAdmin(admin.ModelAdmin):
 
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
-    list_display = ["url", "account", "created_at"]
+    list_display = ["url", "account", "livemode", "created_at"]
+    list_filter = ["livemode"]
     search_fields = ["url", "account__name"]
     list_select_related = ["account"]
     raw_id_fields = ["account"]

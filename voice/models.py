@@ -1,4 +1,8 @@
-"""The resources the API's scopes guard. Every row belongs to one account."""
+"""The resources the API's scopes guard. Every row belongs to one account and one mode.
+
+`livemode` is False for rows made with a test key (vxp_test_): test mode is a separate world in
+the same tables, which live keys never see and test keys never leave (voice/views.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from accounts.models import Account
 PHONE_MAX_LENGTH = 16
 NAME_MAX_LENGTH = 200
 URL_MAX_LENGTH = 2000
+LIVEMODE_HELP = "Unticked: made with a test key, and seen only by test keys."
 
 # The events a webhook can subscribe to; the API rejects any other name.
 WEBHOOK_EVENTS: tuple[str, ...] = (
@@ -26,6 +31,7 @@ WEBHOOK_EVENTS: tuple[str, ...] = (
 
 class Contact(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts")
+    livemode = models.BooleanField(default=True, help_text=LIVEMODE_HELP)
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     phone = models.CharField(max_length=PHONE_MAX_LENGTH, help_text="E.164, e.g. +14155550100.")
     email = models.EmailField(blank=True)
@@ -34,8 +40,10 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        # Lists page by id within one account.
-        indexes = [models.Index(fields=["account", "id"], name="contact_account_id")]
+        # Lists page by id within one account's live or test rows.
+        indexes = [
+            models.Index(fields=["account", "livemode", "id"], name="contact_account_livemode_id")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.phone})"
@@ -49,6 +57,7 @@ class Campaign(models.Model):
         COMPLETED = "completed", "Completed"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="campaigns")
+    livemode = models.BooleanField(default=True, help_text=LIVEMODE_HELP)
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -56,7 +65,9 @@ class Campaign(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["account", "id"], name="campaign_account_id")]
+        indexes = [
+            models.Index(fields=["account", "livemode", "id"], name="campaign_account_livemode_id")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -68,8 +79,11 @@ class Call(models.Model):
         IN_PROGRESS = "in_progress", "In progress"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
+        # Made with a test key: nobody is dialled and no credits are spent.
+        SIMULATED = "simulated", "Simulated"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="calls")
+    livemode = models.BooleanField(default=True, help_text=LIVEMODE_HELP)
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
     )
@@ -83,7 +97,9 @@ class Call(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["account", "id"], name="call_account_id")]
+        indexes = [
+            models.Index(fields=["account", "livemode", "id"], name="call_account_livemode_id")
+        ]
 
     def __str__(self) -> str:
         return f"Call to {self.to_number} ({self.status})"
@@ -91,13 +107,16 @@ class Call(models.Model):
 
 class Webhook(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="webhooks")
+    livemode = models.BooleanField(default=True, help_text=LIVEMODE_HELP)
     url = models.URLField(max_length=URL_MAX_LENGTH)
     events = models.JSONField(default=list, help_text="Event names from the catalogue.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["account", "id"], name="webhook_account_id")]
+        indexes = [
+            models.Index(fields=["account", "livemode", "id"], name="webhook_account_livemode_id")
+        ]
 
     def __str__(self) -> str:
         return self.url

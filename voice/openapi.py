@@ -13,6 +13,7 @@ from typing import Any
 from apikeys.scopes import SCOPES
 from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS, Call, Campaign
 from voice.pagination import MAX_LIMIT
+from voice.services import CALL_COST
 from voice.validation import EMAIL_MAX_LENGTH, MAX_BODY_BYTES, MAX_ID, MAX_IMPORT
 
 ERROR_CODES = [
@@ -20,8 +21,10 @@ ERROR_CODES = [
     "malformed_api_key",
     "invalid_api_key",
     "revoked_api_key",
+    "expired_api_key",
     "account_suspended",
     "insufficient_scope",
+    "insufficient_credits",
     "validation_error",
     "invalid_json",
     "bad_request",
@@ -59,6 +62,10 @@ EMAIL_INPUT = {
 }
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 TIMESTAMP = {"type": "string", "format": "date-time"}
+LIVEMODE = {
+    "type": "boolean",
+    "description": "true if made with a live key, false if made with a test key (test mode).",
+}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -222,19 +229,28 @@ SCHEMAS: dict[str, Any] = {
         {
             "balance": {"type": "integer", "description": "Calling credits left."},
             "account": {"type": "string", "description": "The account's name."},
+            "livemode": {
+                "type": "boolean",
+                "description": "true for a live key, false for a test key.",
+            },
         },
-        ["balance", "account"],
+        ["balance", "account", "livemode"],
     ),
     "Call": obj(
         {
             "id": ID,
+            "livemode": LIVEMODE,
             "to": PHONE,
-            "status": {"type": "string", "enum": Call.Status.values},
+            "status": {
+                "type": "string",
+                "enum": Call.Status.values,
+                "description": "simulated for every call made with a test key.",
+            },
             "contact_id": {"type": ["integer", "null"]},
             "campaign_id": {"type": ["integer", "null"]},
             "created_at": TIMESTAMP,
         },
-        ["id", "to", "status", "contact_id", "campaign_id", "created_at"],
+        ["id", "livemode", "to", "status", "contact_id", "campaign_id", "created_at"],
     ),
     "CallCreate": {
         **obj(
@@ -250,12 +266,13 @@ SCHEMAS: dict[str, Any] = {
     "Campaign": obj(
         {
             "id": ID,
+            "livemode": LIVEMODE,
             "name": {"type": "string"},
             "status": {"type": "string", "enum": Campaign.Status.values},
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
         },
-        ["id", "name", "status", "created_at", "updated_at"],
+        ["id", "livemode", "name", "status", "created_at", "updated_at"],
     ),
     "CampaignCreate": obj(
         {"name": NAME, "status": {"type": "string", "enum": Campaign.Status.values}}, ["name"]
@@ -267,13 +284,14 @@ SCHEMAS: dict[str, Any] = {
     "Contact": obj(
         {
             "id": ID,
+            "livemode": LIVEMODE,
             "name": {"type": "string"},
             "phone": PHONE,
             "email": {"type": ["string", "null"]},
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
         },
-        ["id", "name", "phone", "email", "created_at", "updated_at"],
+        ["id", "livemode", "name", "phone", "email", "created_at", "updated_at"],
     ),
     "ContactCreate": obj(
         {
@@ -305,11 +323,12 @@ SCHEMAS: dict[str, Any] = {
     "Webhook": obj(
         {
             "id": ID,
+            "livemode": LIVEMODE,
             "url": {"type": "string", "format": "uri"},
             "events": {"type": "array", "items": {"type": "string", "enum": list(WEBHOOK_EVENTS)}},
             "created_at": TIMESTAMP,
         },
-        ["id", "url", "events", "created_at"],
+        ["id", "livemode", "url", "events", "created_at"],
     ),
     "WebhookCreate": obj(
         {
@@ -341,14 +360,18 @@ UNAUTHORIZED_HEADER = {
 RESPONSES: dict[str, Any] = {
     "BadRequest": error_response("validation_error (listing each bad field) or invalid_json."),
     "Unauthorized": error_response(
-        "missing_api_key, malformed_api_key, invalid_api_key or revoked_api_key.",
+        "missing_api_key, malformed_api_key, invalid_api_key, revoked_api_key or expired_api_key.",
         UNAUTHORIZED_HEADER,
     ),
     "Forbidden": error_response(
         "account_suspended, or insufficient_scope naming the scope needed "
         '(with WWW-Authenticate: Bearer error="insufficient_scope", scope="...").'
     ),
-    "NotFound": error_response("No such resource in this account."),
+    "PaymentRequired": error_response(
+        f"insufficient_credits: a live call costs {CALL_COST} credit and the account has too "
+        "few. Nothing was created."
+    ),
+    "NotFound": error_response("No such resource in this account's live or test data."),
     "PayloadTooLarge": error_response(f"The body is larger than {MAX_BODY_BYTES} bytes."),
     "UnsupportedMediaType": error_response("The body is not JSON."),
     "ServiceUnavailable": error_response("The service is temporarily unavailable; retry."),
@@ -366,7 +389,13 @@ DOCUMENT: dict[str, Any] = {
             "it lists (`x-required-scope`); `/credits` works with any valid key. Scopes:\n\n"
             f"{SCOPE_LIST}\n\nErrors are always JSON: "
             '`{"error": {"code": "...", "message": "..."}}`. Unknown paths are a 404 and '
-            "wrong methods a 405 with an `Allow` header, both in the same shape."
+            "wrong methods a 405 with an `Allow` header, both in the same shape.\n\n"
+            "**Test mode.** Keys are live (`vxp_live_`) or test (`vxp_test_`). Test mode is a "
+            "separate world: what a test key creates only test keys see, and live keys never "
+            "see it (nor test keys live objects). Every object says which world it is in with "
+            "`livemode`, as does `/credits` for the key. A test key's calls are `simulated`: "
+            f"nobody is dialled and they spend no credits. A live call spends {CALL_COST} "
+            "credit; with too few, it is a 402 `insufficient_credits` and nothing is created."
         ),
     },
     "servers": [{"url": "/api/v1"}],
@@ -405,8 +434,12 @@ DOCUMENT: dict[str, Any] = {
             ),
             "post": operation(
                 "createCall",
-                "Queue a call to a contact or an E.164 number, optionally in a campaign.",
-                ok("Call", "201", "Queued."),
+                "Queue a call to a contact or an E.164 number, optionally in a campaign "
+                f"(live: {CALL_COST} credit; test: simulated, free).",
+                {
+                    **ok("Call", "201", "Queued (live key) or simulated (test key)."),
+                    "402": response_ref("PaymentRequired"),
+                },
                 scope="calls:write",
                 body=json_body(ref("CallCreate")),
                 tag="Calls",
@@ -543,7 +576,7 @@ DOCUMENT: dict[str, Any] = {
             "bearerAuth": {
                 "type": "http",
                 "scheme": "bearer",
-                "bearerFormat": "vxp_live_ + 38 characters",
+                "bearerFormat": "vxp_live_ or vxp_test_, then 38 characters",
                 "description": "An API key from Settings → API Keys.",
             }
         },

@@ -1,12 +1,15 @@
 """The /api/v1 JSON views. Authentication happens in apikeys.middleware; each handler declares
-its scope, and every lookup starts from request.account, so no key reaches another account.
+its scope. Every lookup starts from `resources(request, Model)` and every new row from
+`ownership(request)`, so no key reaches another account, and test keys (livemode false) and
+live keys each see only their own world.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from apikeys.api import (
@@ -21,6 +24,7 @@ from apikeys.api import (
 from voice.models import Call, Campaign, Contact, Webhook
 from voice.openapi import openapi_json
 from voice.pagination import paginate
+from voice.services import CALL_COST, InsufficientCredits, place_call
 from voice.validation import (
     MAX_IMPORT,
     FieldErrors,
@@ -38,6 +42,34 @@ from voice.validation import (
     validate_object,
 )
 
+Resource = TypeVar("Resource", Contact, Campaign, Call, Webhook)
+
+
+def resources(request: ApiRequest, model: type[Resource]) -> QuerySet[Resource]:
+    """Return the rows of `model` the request's key may reach: its account's, in its mode."""
+    return model.objects.filter(account=request.account, livemode=request.api_key.livemode)
+
+
+def ownership(request: ApiRequest) -> dict[str, Any]:
+    """Return the fields that put a new row in the key's account and mode."""
+    return {"account": request.account, "livemode": request.api_key.livemode}
+
+
+def mode_name(request: ApiRequest) -> str:
+    return "live" if request.api_key.livemode else "test"
+
+
+def get_or_404(request: ApiRequest, model: type[Resource], pk: int) -> Resource:
+    found = resources(request, model).filter(pk=pk).first()
+    if found is None:
+        raise ApiError(
+            404,
+            "not_found",
+            f"There is no {model._meta.verbose_name} {pk} in this account's "
+            f"{mode_name(request)} data.",
+        )
+    return found
+
 
 def no_content() -> HttpResponse:
     response = HttpResponse(status=204)
@@ -52,6 +84,7 @@ def timestamp(value: Any) -> str:
 def contact_json(contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.pk,
+        "livemode": contact.livemode,
         "name": contact.name,
         "phone": contact.phone,
         "email": contact.email or None,
@@ -63,6 +96,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
 def campaign_json(campaign: Campaign) -> dict[str, Any]:
     return {
         "id": campaign.pk,
+        "livemode": campaign.livemode,
         "name": campaign.name,
         "status": campaign.status,
         "created_at": timestamp(campaign.created_at),
@@ -73,6 +107,7 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
 def call_json(call: Call) -> dict[str, Any]:
     return {
         "id": call.pk,
+        "livemode": call.livemode,
         "to": call.to_number,
         "status": call.status,
         "contact_id": call.contact_id,
@@ -84,6 +119,7 @@ def call_json(call: Call) -> dict[str, Any]:
 def webhook_json(webhook: Webhook) -> dict[str, Any]:
     return {
         "id": webhook.pk,
+        "livemode": webhook.livemode,
         "url": webhook.url,
         "events": webhook.events,
         "created_at": timestamp(webhook.created_at),
@@ -111,7 +147,13 @@ def get_openapi(request: HttpRequest) -> HttpResponse:
 def get_credits(request: ApiRequest) -> HttpResponse:
     # The account came with the key in the authentication query: no further query.
     account = request.account
-    return JsonResponse({"balance": account.credit_balance, "account": account.name})
+    return JsonResponse(
+        {
+            "balance": account.credit_balance,
+            "account": account.name,
+            "livemode": request.api_key.livemode,
+        }
+    )
 
 
 # Calls -------------------------------------------------------------------------------------
@@ -121,12 +163,12 @@ CALL_FIELDS = {"contact_id": clean_id, "phone": clean_phone, "campaign_id": clea
 
 @requires_scope("calls:read")
 def list_calls(request: ApiRequest) -> HttpResponse:
-    return paginate(request, request.account.calls.all(), call_json)
+    return paginate(request, resources(request, Call), call_json)
 
 
 @requires_scope("calls:write")
 def create_call(request: ApiRequest) -> HttpResponse:
-    """Queue a call to one of the account's contacts or to an E.164 number (no telephony yet)."""
+    """Queue a call to a contact or an E.164 number; a test key's call is only simulated."""
     data = validate_fields(read_json(request), CALL_FIELDS)
     errors: FieldErrors = {}
     contact = campaign = None
@@ -135,20 +177,32 @@ def create_call(request: ApiRequest) -> HttpResponse:
     elif "contact_id" not in data and "phone" not in data:
         errors["contact_id"] = ["Say whom to call: give contact_id or phone."]
     elif "contact_id" in data:
-        contact = request.account.contacts.filter(pk=data["contact_id"]).first()
+        contact = resources(request, Contact).filter(pk=data["contact_id"]).first()
         if contact is None:
-            errors["contact_id"] = ["There is no contact with this id in your account."]
+            errors["contact_id"] = [
+                f"There is no contact with this id in your account's {mode_name(request)} data."
+            ]
     if data.get("campaign_id") is not None:
-        campaign = request.account.campaigns.filter(pk=data["campaign_id"]).first()
+        campaign = resources(request, Campaign).filter(pk=data["campaign_id"]).first()
         if campaign is None:
-            errors["campaign_id"] = ["There is no campaign with this id in your account."]
+            errors["campaign_id"] = [
+                f"There is no campaign with this id in your account's {mode_name(request)} data."
+            ]
     raise_for_errors(errors)
-    call = Call.objects.create(
-        account=request.account,
-        contact=contact,
-        campaign=campaign,
-        to_number=contact.phone if contact else data["phone"],
-    )
+    try:
+        call = place_call(
+            **ownership(request),
+            contact=contact,
+            campaign=campaign,
+            to_number=contact.phone if contact else data["phone"],
+        )
+    except InsufficientCredits:
+        raise ApiError(
+            402,
+            "insufficient_credits",
+            f"A live call costs {CALL_COST} credit and this account has too few left. Add "
+            "credits, or use a test key (vxp_test_) to make simulated calls for free.",
+        ) from None
     return JsonResponse(call_json(call), status=201)
 
 
@@ -162,31 +216,24 @@ CAMPAIGN_FIELDS = {"name": clean_name, "status": clean_campaign_status}
 
 @requires_scope("campaigns:read")
 def list_campaigns(request: ApiRequest) -> HttpResponse:
-    return paginate(request, request.account.campaigns.all(), campaign_json)
+    return paginate(request, resources(request, Campaign), campaign_json)
 
 
 @requires_scope("campaigns:write")
 def create_campaign(request: ApiRequest) -> HttpResponse:
     data = validate_fields(read_json(request), CAMPAIGN_FIELDS, required=["name"])
-    campaign = Campaign.objects.create(account=request.account, **data)
+    campaign = Campaign.objects.create(**ownership(request), **data)
     return JsonResponse(campaign_json(campaign), status=201)
-
-
-def get_campaign_or_404(request: ApiRequest, pk: int) -> Campaign:
-    campaign = request.account.campaigns.filter(pk=pk).first()
-    if campaign is None:
-        raise ApiError(404, "not_found", f"There is no campaign {pk} in this account.")
-    return campaign
 
 
 @requires_scope("campaigns:read")
 def get_campaign(request: ApiRequest, pk: int) -> HttpResponse:
-    return JsonResponse(campaign_json(get_campaign_or_404(request, pk)))
+    return JsonResponse(campaign_json(get_or_404(request, Campaign, pk)))
 
 
 @requires_scope("campaigns:write")
 def update_campaign(request: ApiRequest, pk: int) -> HttpResponse:
-    campaign = get_campaign_or_404(request, pk)
+    campaign = get_or_404(request, Campaign, pk)
     data = validate_fields(read_json(request), CAMPAIGN_FIELDS)
     for name, value in data.items():
         setattr(campaign, name, value)
@@ -206,7 +253,7 @@ CONTACT_REQUIRED = ("name", "phone")
 
 @requires_scope("contacts:read")
 def list_contacts(request: ApiRequest) -> HttpResponse:
-    return paginate(request, request.account.contacts.all(), contact_json)
+    return paginate(request, resources(request, Contact), contact_json)
 
 
 @requires_scope("contacts:write")
@@ -215,7 +262,7 @@ def create_contacts(request: ApiRequest) -> HttpResponse:
     data = read_json(request)
     if not isinstance(data, list):
         fields = validate_fields(data, CONTACT_FIELDS, required=CONTACT_REQUIRED)
-        contact = Contact.objects.create(account=request.account, **fields)
+        contact = Contact.objects.create(**ownership(request), **fields)
         return JsonResponse(contact_json(contact), status=201)
     if not 1 <= len(data) <= MAX_IMPORT:
         raise_for_errors({"body": [f"Send from 1 to {MAX_IMPORT} contacts (got {len(data)})."]})
@@ -226,28 +273,21 @@ def create_contacts(request: ApiRequest) -> HttpResponse:
             item, CONTACT_FIELDS, required=CONTACT_REQUIRED, path=f"[{index}]."
         )
         errors.update(item_errors)
-        rows.append(Contact(account=request.account, **fields))
+        rows.append(Contact(**ownership(request), **fields))
     raise_for_errors(errors)
     with transaction.atomic():
         contacts = Contact.objects.bulk_create(rows)
     return JsonResponse({"data": [contact_json(contact) for contact in contacts]}, status=201)
 
 
-def get_contact_or_404(request: ApiRequest, pk: int) -> Contact:
-    contact = request.account.contacts.filter(pk=pk).first()
-    if contact is None:
-        raise ApiError(404, "not_found", f"There is no contact {pk} in this account.")
-    return contact
-
-
 @requires_scope("contacts:read")
 def get_contact(request: ApiRequest, pk: int) -> HttpResponse:
-    return JsonResponse(contact_json(get_contact_or_404(request, pk)))
+    return JsonResponse(contact_json(get_or_404(request, Contact, pk)))
 
 
 @requires_scope("contacts:write")
 def update_contact(request: ApiRequest, pk: int) -> HttpResponse:
-    contact = get_contact_or_404(request, pk)
+    contact = get_or_404(request, Contact, pk)
     data = validate_fields(read_json(request), CONTACT_FIELDS)
     for name, value in data.items():
         setattr(contact, name, value)
@@ -257,7 +297,7 @@ def update_contact(request: ApiRequest, pk: int) -> HttpResponse:
 
 @requires_scope("contacts:write")
 def delete_contact(request: ApiRequest, pk: int) -> HttpResponse:
-    get_contact_or_404(request, pk).delete()
+    get_or_404(request, Contact, pk).delete()
     return no_content()
 
 
@@ -272,21 +312,21 @@ WEBHOOK_FIELDS = {"url": clean_webhook_url, "events": clean_events}
 
 @requires_scope("webhooks:manage")
 def list_webhooks(request: ApiRequest) -> HttpResponse:
-    return paginate(request, request.account.webhooks.all(), webhook_json)
+    return paginate(request, resources(request, Webhook), webhook_json)
 
 
 @requires_scope("webhooks:manage")
 def create_webhook(request: ApiRequest) -> HttpResponse:
     data = validate_fields(read_json(request), WEBHOOK_FIELDS, required=["url", "events"])
-    webhook = Webhook.objects.create(account=request.account, **data)
+    webhook = Webhook.objects.create(**ownership(request), **data)
     return JsonResponse(webhook_json(webhook), status=201)
 
 
 @requires_scope("webhooks:manage")
 def delete_webhook(request: ApiRequest, pk: int) -> HttpResponse:
-    deleted, _ = request.account.webhooks.filter(pk=pk).delete()
+    deleted, _ = resources(request, Webhook).filter(pk=pk).delete()
     if not deleted:
-        return not_found(f"There is no webhook {pk} in this account.")
+        return not_found(f"There is no webhook {pk} in this account's {mode_name(request)} data.")
     return no_content()
 
 
