@@ -107,3 +107,54 @@ def test_whitenoise_serves_hashed_compressed_static_files_with_debug_off(tmp_pat
     assert status == "200"
     assert "immutable" in cache_control
     assert encoding == "gzip"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "django.core.mail.backends.smtp.EmailBackend"),
+        ({"DEBUG": "1"}, "django.core.mail.backends.console.EmailBackend"),
+        (
+            {"EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend"},
+            "django.core.mail.backends.filebased.EmailBackend",
+        ),
+    ],
+)
+def test_email_backend_is_smtp_in_production_and_console_in_development(
+    env: dict, expected: str
+) -> None:
+    code = (
+        "import django; django.setup(); from django.conf import settings;"
+        "print(settings.EMAIL_BACKEND)"
+    )
+    result = run(["-c", code], {**PRODUCTION_ENV, "EMAIL_BACKEND": "", **env})
+    assert result.stdout.strip() == expected, result.stderr
+
+
+def test_smtp_settings_come_from_the_environment(tmp_path: Path) -> None:
+    env = {
+        **PRODUCTION_ENV,
+        "EMAIL_HOST": "smtp.example.test",
+        "EMAIL_PORT": "587",
+        "EMAIL_HOST_USER": "voxkeys",
+        "EMAIL_HOST_PASSWORD": "smtp-password",
+        "EMAIL_USE_TLS": "1",
+        "EMAIL_FILE_PATH": str(tmp_path),
+        "DEFAULT_FROM_EMAIL": "Keys <keys@example.test>",
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings as s;"
+        "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD,"
+        " s.EMAIL_USE_TLS, s.EMAIL_TIMEOUT, s.EMAIL_FILE_PATH, s.DEFAULT_FROM_EMAIL, sep='|')"
+    )
+    result = run(["-c", code], env)
+    assert result.stdout.strip().split("|") == [
+        "smtp.example.test",
+        "587",
+        "voxkeys",
+        "smtp-password",
+        "True",
+        "10",
+        str(tmp_path),
+        "Keys <keys@example.test>",
+    ], result.stderr

@@ -183,6 +183,24 @@ X_FRAME_OPTIONS = "DENY"
 
 APIKEY_LIMIT_DEFAULT = env_int("APIKEY_LIMIT_DEFAULT", 10)
 
+# Email: printed to the console in development, sent by SMTP in production (tests use locmem).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+if os.environ.get("EMAIL_FILE_PATH"):
+    # Only the file-based backend reads it (EMAIL_BACKEND=django.core.mail.backends.filebased...).
+    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+# Django waits forever by default; the expiry notices send inside a transaction, so bound it.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "VoxPria <no-reply@voxpria.com>"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
