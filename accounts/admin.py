@@ -21,6 +21,7 @@ class AccountAdmin(admin.ModelAdmin):
         "name",
         "status",
         "api_key_limit",
+        "max_key_lifetime_days",
         "credit_balance",
         "member_count",
         "created_at",

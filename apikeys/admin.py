@@ -4,7 +4,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apikeys.models import ApiKey
+from apikeys.events import RequestContext, event_summary
+from apikeys.models import ApiKey, KeyEvent
 from apikeys.scopes import SCOPE_CHOICES
 from apikeys.services import AlreadyRevoked, KeyActionRefused, revoke_key
 
@@ -14,11 +15,13 @@ class StatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("active", "Active"), ("revoked", "Revoked")]
+        return [("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
         if self.value() == "active":
             return queryset.active()
+        if self.value() == "expired":
+            return queryset.expired()
         if self.value() == "revoked":
             return queryset.revoked()
         return queryset
@@ -43,23 +46,30 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "name",
         "account",
         "masked_key",
+        "environment",
         "scopes",
         "created_at",
         "created_by",
+        "expires_at",
         "last_used_at",
         "status",
     ]
-    list_filter = [StatusFilter, "account", ScopeFilter]
+    list_filter = [StatusFilter, "environment", "account", ScopeFilter]
     search_fields = ["name", "masked_key"]
     list_select_related = ["account", "created_by"]
     # The digest is never shown; every field is read-only because changes go through services.
     fields = [
         "account",
         "name",
+        "description",
         "masked_key",
+        "environment",
         "scopes",
         "created_at",
         "created_by",
+        "expires_at",
+        "lifetime",
+        "replaced_by",
         "last_used_at",
         "revoked_at",
         "revoked_by",
@@ -69,7 +79,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status")
     def status(self, key: ApiKey) -> str:
-        return "Active" if key.is_active else "Revoked"
+        return key.status
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A secret shown only once belongs in the page flow, where its owner sees it.
@@ -84,7 +94,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         revoked = skipped = 0
         for key in queryset.select_related("account"):
             try:
-                revoke_key(key=key, user=request.user, as_staff=True)
+                revoke_key(
+                    key=key,
+                    user=request.user,
+                    as_staff=True,
+                    context=RequestContext.from_request(request),
+                )
             except AlreadyRevoked:
                 skipped += 1
             except KeyActionRefused as refused:
@@ -98,3 +113,44 @@ class ApiKeyAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"{skipped} key(s) were already revoked and were left as they were."
             )
+
+
+@admin.register(KeyEvent)
+class KeyEventAdmin(admin.ModelAdmin):
+    """The activity log, read-only: events are a record, written only by the services."""
+
+    list_display = ["created_at", "event_type", "api_key", "account", "actor_label", "ip_address"]
+    list_filter = ["event_type", "account"]
+    search_fields = ["api_key__name", "api_key__masked_key", "actor_email", "ip_address"]
+    list_select_related = ["api_key", "account"]
+    date_hierarchy = "created_at"
+    fields = [
+        "created_at",
+        "event_type",
+        "summary",
+        "account",
+        "api_key",
+        "related_key",
+        "actor_email",
+        "ip_address",
+        "user_agent",
+        "details",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="What happened")
+    def summary(self, event: KeyEvent) -> str:
+        return event_summary(event)
+
+    @admin.display(description="By")
+    def actor_label(self, event: KeyEvent) -> str:
+        return event.actor_label
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: KeyEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: KeyEvent | None = None) -> bool:
+        return False

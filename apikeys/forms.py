@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.models import Account
+from apikeys.expiry import custom_date_range, default_expiration, expiration_choices
+from apikeys.models import ApiKey, KeyEvent
 from apikeys.scopes import SCOPE_CHOICES
-from apikeys.services import NAME_MAX_LENGTH, InvalidKeyInput
+from apikeys.services import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, InvalidKeyInput
 
 NAME_EXAMPLES = (
     "Production Server – Main App",
@@ -16,10 +19,28 @@ NAME_EXAMPLES = (
     "CRM Connector – Salesforce",
     "Marketing Automation",
 )
+OUT_OF_DATE = "This form is out of date. Close it and open it again."
+
+# "Old key stops working": the roll dialog's choices, in order.
+GRACE_CHOICES: list[tuple[str, str]] = [
+    ("now", "Now"),
+    ("1h", "In 1 hour"),
+    ("24h", "In 24 hours"),
+    ("3d", "In 3 days"),
+    ("7d", "In 7 days"),
+]
+GRACE_PERIODS: dict[str, timedelta] = {
+    "now": timedelta(0),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "3d": timedelta(days=3),
+    "7d": timedelta(days=7),
+}
+DEFAULT_GRACE = "24h"
 
 
-class ApiKeyForm(forms.Form):
-    """Parses the create form; the rules themselves live in apikeys.services.create_key."""
+class KeyFieldsForm(forms.Form):
+    """Name, description and scopes: what create and edit share. The rules live in services."""
 
     name = forms.CharField(
         label="Key Name",
@@ -35,40 +56,14 @@ class ApiKeyForm(forms.Form):
             }
         ),
     )
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": DESCRIPTION_MAX_LENGTH}),
+    )
     scopes = forms.MultipleChoiceField(
         label="Permission Scopes", required=False, choices=SCOPE_CHOICES
     )
-    # One token per rendered form: create_key makes one key per token, however often it arrives.
-    creation_token = forms.UUIDField(
-        widget=forms.HiddenInput,
-        error_messages={
-            "required": "This form is out of date. Close it and open it again.",
-            "invalid": "This form is out of date. Close it and open it again.",
-        },
-    )
-
-    # The account the form was opened in: switching account in another tab must not silently
-    # create the key somewhere else.
-    account = forms.IntegerField(
-        widget=forms.HiddenInput,
-        error_messages={
-            "required": "This form is out of date. Close it and open it again.",
-            "invalid": "This form is out of date. Close it and open it again.",
-        },
-    )
-
-    def __init__(self, *args: object, account: Account, **kwargs: object) -> None:
-        kwargs.setdefault("initial", {"creation_token": uuid.uuid4(), "account": account.pk})
-        super().__init__(*args, **kwargs)
-        self.current_account = account
-
-    def clean_account(self) -> int:
-        if self.cleaned_data["account"] != self.current_account.pk:
-            raise ValidationError(
-                f"You switched to {self.current_account.name} since opening this form. "
-                "Close it and open it again to create a key in this account."
-            )
-        return self.cleaned_data["account"]
 
     def add_service_errors(self, error: InvalidKeyInput) -> None:
         """Show the service's messages next to the fields they are about."""
@@ -79,3 +74,122 @@ class ApiKeyForm(forms.Form):
     @property
     def selected_scopes(self) -> list[str]:
         return list(self["scopes"].value() or [])
+
+
+class ApiKeyForm(KeyFieldsForm):
+    """Parses the create form; the rules themselves live in apikeys.services.create_key."""
+
+    environment = forms.ChoiceField(
+        label="Environment",
+        required=False,  # absent means Live, the default
+        choices=ApiKey.Environment.choices,
+        initial=ApiKey.Environment.LIVE,
+        widget=forms.RadioSelect,
+        error_messages={
+            "invalid_choice": "Choose Live or Test.",
+            "required": "Choose Live or Test.",
+        },
+    )
+    # Free text, not a ChoiceField: the service says why a choice is not allowed (the account's
+    # maximum lifetime), which is more useful than "not one of the available choices".
+    expiration = forms.CharField(label="Expiration", required=False)
+    expires_on = forms.DateField(
+        label="Expiry date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": "Enter the date as YYYY-MM-DD."},
+    )
+    # One token per rendered form: create_key makes one key per token, however often it arrives.
+    creation_token = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={"required": OUT_OF_DATE, "invalid": OUT_OF_DATE},
+    )
+    # The account the form was opened in: switching account in another tab must not silently
+    # create the key somewhere else.
+    account = forms.IntegerField(
+        widget=forms.HiddenInput,
+        error_messages={"required": OUT_OF_DATE, "invalid": OUT_OF_DATE},
+    )
+
+    def __init__(self, *args: object, account: Account, **kwargs: object) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "creation_token": uuid.uuid4(),
+                "account": account.pk,
+                "environment": ApiKey.Environment.LIVE,
+                "expiration": default_expiration(account),
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.current_account = account
+        self.expiration_choices = expiration_choices(account)
+        first, last = custom_date_range(account)
+        self.fields["expires_on"].widget.attrs.update(
+            {"min": first.isoformat(), "max": last.isoformat()}
+        )
+
+    def clean_account(self) -> int:
+        if self.cleaned_data["account"] != self.current_account.pk:
+            raise ValidationError(
+                f"You switched to {self.current_account.name} since opening this form. "
+                "Close it and open it again to create a key in this account."
+            )
+        return self.cleaned_data["account"]
+
+    def clean_environment(self) -> str:
+        return self.cleaned_data["environment"] or ApiKey.Environment.LIVE
+
+    def clean_expiration(self) -> str:
+        return self.cleaned_data["expiration"] or default_expiration(self.current_account)
+
+    @property
+    def selected_expiration(self) -> str:
+        return str(self["expiration"].value() or default_expiration(self.current_account))
+
+
+class EditKeyForm(KeyFieldsForm):
+    """Parses the edit form; apikeys.services.edit_key holds the rules."""
+
+    @classmethod
+    def for_key(cls, api_key: ApiKey) -> EditKeyForm:
+        return cls(
+            initial={
+                "name": api_key.name,
+                "description": api_key.description,
+                "scopes": api_key.scope_list,
+            }
+        )
+
+
+class RollKeyForm(forms.Form):
+    grace = forms.ChoiceField(
+        label="Old key stops working",
+        choices=GRACE_CHOICES,
+        initial=DEFAULT_GRACE,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose when the old key stops working.",
+            "invalid_choice": "Choose when the old key stops working.",
+        },
+    )
+
+    @property
+    def grace_period(self) -> timedelta:
+        return GRACE_PERIODS[self.cleaned_data["grace"]]
+
+
+class ActivityFilterForm(forms.Form):
+    key = forms.TypedChoiceField(label="Key", required=False, coerce=int, empty_value=None)
+    event = forms.ChoiceField(
+        label="Event",
+        required=False,
+        choices=[("", "All events"), *KeyEvent.Type.choices],
+    )
+
+    def __init__(self, *args: object, account: Account, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        keys = account.api_keys.order_by("name", "-created_at")
+        self.fields["key"].choices = [("", "All keys")] + [
+            (key.pk, f"{key.name} ({key.masked_key})") for key in keys
+        ]

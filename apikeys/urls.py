@@ -7,5 +7,8 @@ app_name = "apikeys"
 urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.create, name="create"),
+    path("activity/", views.activity, name="activity"),
+    path("<int:pk>/edit/", views.edit, name="edit"),
+    path("<int:pk>/roll/", views.roll, name="roll"),
     path("<int:pk>/revoke/", views.revoke, name="revoke"),
 ]

@@ -1,4 +1,5 @@
-"""Settings → API Keys: the key list, the create dialog with the show-once reveal, revoking.
+"""Settings → API Keys: the key list, the create and roll dialogs with the show-once reveal,
+editing, revoking and the activity log.
 
 Every dialog URL also renders as a whole page, so the flow works without JavaScript. The rules
 live in apikeys.services; these views only translate its answers into HTTP.
@@ -9,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
@@ -19,7 +22,9 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import Account, Membership, User
-from apikeys.forms import ApiKeyForm
+from apikeys.events import RequestContext, event_summary
+from apikeys.expiry import CUSTOM, expires_in_words, successor_expiry
+from apikeys.forms import ActivityFilterForm, ApiKeyForm, EditKeyForm, KeyFieldsForm, RollKeyForm
 from apikeys.models import ApiKey
 from apikeys.scopes import LEAST_PRIVILEGE_TIP, SCOPES
 from apikeys.services import (
@@ -28,16 +33,22 @@ from apikeys.services import (
     DuplicateSubmission,
     InvalidKeyInput,
     KeyActionRefused,
+    KeyNotActive,
     create_key,
     creation_block,
-    revoke_block,
+    edit_key,
+    manage_block,
+    record_expirations,
     revoke_key,
+    roll_block,
+    roll_key,
 )
 
 # The page reloads its key list (and shows the new message) when this event reaches <body>.
 KEYS_CHANGED_EVENT = "keysChanged"
 # The Step 6 check of the guide; the endpoint itself belongs to the API.
 VERIFY_PATH = "/api/v1/credits"
+EVENTS_PER_PAGE = 50
 
 
 class AccountRequest(HttpRequest):
@@ -79,8 +90,13 @@ def create(request: AccountRequest) -> HttpResponse:
                 account=account,
                 user=request.user,
                 name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
                 scopes=form.cleaned_data["scopes"],
+                environment=form.cleaned_data["environment"],
+                expiration=form.cleaned_data["expiration"],
+                expires_on=form.cleaned_data["expires_on"],
                 creation_token=form.cleaned_data["creation_token"],
+                context=RequestContext.from_request(request),
             )
         except KeyActionRefused as refused:
             return render_block(request, refused.block)
@@ -94,12 +110,7 @@ def create(request: AccountRequest) -> HttpResponse:
         else:
             # The message names the key, never its secret: messages live in a cookie.
             messages.success(request, f"API key “{created.api_key.name}” created.")
-            context = {
-                "api_key": created.api_key,
-                "secret": created.secret,
-                "curl_command": curl_command(request, created.secret),
-            }
-            return render_dialog(request, "apikeys/reveal.html", context)
+            return render_reveal(request, created.api_key, created.secret)
     # A refused member learns why, not which field was wrong.
     block = creation_block(request.membership)
     if block is not None:
@@ -108,18 +119,89 @@ def create(request: AccountRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@never_cache  # the reveal carries the secret
+@sensitive_variables("created")
+def roll(request: AccountRequest, pk: int) -> HttpResponse:
+    account = current_account(request)
+    api_key = get_object_or_404(account.api_keys, pk=pk)
+    if not api_key.is_active:
+        return render_block(request, inactive_block(api_key))
+    block = roll_block(request.membership, api_key)
+    if block is not None:
+        return render_block(request, block)
+    if request.method == "GET":
+        return render_roll_form(request, api_key, RollKeyForm())
+
+    form = RollKeyForm(request.POST)
+    if not form.is_valid():
+        return render_roll_form(request, api_key, form, status=422)
+    try:
+        created = roll_key(
+            key=api_key,
+            user=request.user,
+            grace=form.grace_period,
+            context=RequestContext.from_request(request),
+        )
+    except KeyActionRefused as refused:
+        return render_block(request, refused.block)
+    except KeyNotActive:
+        return render_block(request, inactive_block(api_key))
+    api_key.refresh_from_db()
+    messages.success(request, f"API key “{api_key.name}” rolled. {old_key_fate(api_key)}")
+    return render_reveal(request, created.api_key, created.secret, rolled_from=api_key)
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request: AccountRequest, pk: int) -> HttpResponse:
+    account = current_account(request)
+    api_key = get_object_or_404(account.api_keys, pk=pk)
+    block = manage_block(request.user, account)
+    if block is not None:
+        return render_block(request, block)
+    if not api_key.is_active:
+        return render_block(request, inactive_block(api_key))
+    if request.method == "GET":
+        return render_edit_form(request, api_key, EditKeyForm.for_key(api_key))
+
+    form = EditKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            result = edit_key(
+                key=api_key,
+                user=request.user,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                scopes=form.cleaned_data["scopes"],
+                context=RequestContext.from_request(request),
+            )
+        except KeyActionRefused as refused:
+            return render_block(request, refused.block)
+        except KeyNotActive:
+            return render_block(request, inactive_block(api_key))
+        except InvalidKeyInput as invalid:
+            form.add_service_errors(invalid)
+        else:
+            if result.changed:
+                messages.success(request, f"API key “{result.api_key.name}” updated.")
+            else:
+                messages.info(request, f"Nothing changed on “{result.api_key.name}”.")
+            return keys_changed(request)
+    return render_edit_form(request, api_key, form, status=422)
+
+
+@require_http_methods(["GET", "POST"])
 def revoke(request: AccountRequest, pk: int) -> HttpResponse:
     account = current_account(request)
     # Looked up among this account's keys only: another account's key is a 404.
     api_key = get_object_or_404(account.api_keys.select_related("revoked_by"), pk=pk)
     if request.method == "GET":
-        block = revoke_block(request.user, account)
+        block = manage_block(request.user, account)
         if block is not None:
             return render_block(request, block)
         return render_dialog(request, "apikeys/revoke.html", {"api_key": api_key})
 
     try:
-        revoke_key(key=api_key, user=request.user)
+        revoke_key(key=api_key, user=request.user, context=RequestContext.from_request(request))
     except KeyActionRefused as refused:
         return render_block(request, refused.block)
     except AlreadyRevoked as already:
@@ -129,6 +211,36 @@ def revoke(request: AccountRequest, pk: int) -> HttpResponse:
             request,
             f"API key “{api_key.name}” revoked. Applications using it can no longer call the API.",
         )
+    return keys_changed(request)
+
+
+@require_GET
+def activity(request: AccountRequest) -> HttpResponse:
+    account = current_account(request)
+    form = ActivityFilterForm(request.GET, account=account)
+    events = account.key_events.select_related("api_key", "related_key")
+    if form.is_valid():
+        key_id = form.cleaned_data["key"]
+        if key_id is not None:
+            events = events.for_key(account.api_keys.get(pk=key_id))
+        if form.cleaned_data["event"]:
+            events = events.filter(event_type=form.cleaned_data["event"])
+    else:
+        events = events.none()
+    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "events": [(event, event_summary(event)) for event in page],
+        "filter_query": query.urlencode(),
+        "filtered": any(request.GET.get(name) for name in ("key", "event")),
+    }
+    return render(request, "apikeys/activity.html", context)
+
+
+def keys_changed(request: AccountRequest) -> HttpResponse:
     if request.htmx:
         # The page closes the dialog and reloads its key list, which brings the message.
         return trigger_client_event(HttpResponse(status=204), KEYS_CHANGED_EVENT)
@@ -142,15 +254,44 @@ def current_account(request: AccountRequest) -> Account:
 
 
 def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any]:
-    keys = account.api_keys.select_related("created_by", "revoked_by")
-    active_keys: list[ApiKey] = list(keys.active())
+    keys = list(account.api_keys.select_related("created_by", "revoked_by"))
+    # The list may be the first to see that a key expired: it records that once.
+    record_expirations(keys)
+    active_keys = [key for key in keys if key.is_active]
+    inactive_keys = sorted(
+        (key for key in keys if not key.is_active),
+        key=lambda key: (key.revoked_at or key.expires_at, key.pk),
+        reverse=True,
+    )
+    counted = sum(1 for key in active_keys if key.replaced_by_id is None)
+    can_manage = manage_block(request.user, account) is None
     return {
         "active_keys": active_keys,
-        "revoked_keys": list(keys.revoked().order_by("-revoked_at", "-id")),
+        "inactive_keys": inactive_keys,
+        "counted_keys": counted,
         "key_limit": account.api_key_limit,
-        "creation_block": creation_block(request.membership, len(active_keys)),
-        "can_revoke": revoke_block(request.user, account) is None,
+        "creation_block": creation_block(request.membership, counted),
+        "can_manage": can_manage,
+        "can_roll": can_manage and account.in_good_standing,
     }
+
+
+def inactive_block(api_key: ApiKey) -> Block:
+    state = "revoked" if api_key.is_revoked else "expired"
+    return Block(
+        code=f"key_{state}",
+        title=f"“{api_key.name}” has {state}",
+        message=(
+            f"The key “{api_key.name}” ({api_key.masked_key}) has {state}, so it can no longer "
+            "be changed or rolled. Create a new key instead."
+        ),
+    )
+
+
+def old_key_fate(api_key: ApiKey) -> str:
+    if api_key.is_revoked:
+        return "The old key stopped working now."
+    return f"The old key keeps working until {api_key.expires_at:%-d %B %Y, %H:%M} UTC."
 
 
 def curl_command(request: HttpRequest, secret: str) -> str:
@@ -171,14 +312,62 @@ def render_dialog(
     return render(request, template_name, context, status=status)
 
 
-def render_form(request: AccountRequest, form: ApiKeyForm, *, status: int = 200) -> HttpResponse:
+@sensitive_variables("secret", "context")
+def render_reveal(
+    request: AccountRequest, api_key: ApiKey, secret: str, *, rolled_from: ApiKey | None = None
+) -> HttpResponse:
     context = {
+        "api_key": api_key,
+        "secret": secret,
+        "curl_command": curl_command(request, secret),
+        "expires_in_words": expires_in_words(api_key.expires_at),
+        "rolled_from": rolled_from,
+    }
+    return render_dialog(request, "apikeys/reveal.html", context)
+
+
+def scope_context(form: KeyFieldsForm) -> dict[str, Any]:
+    return {
         "form": form,
         "scopes": SCOPES,
         "selected_scopes": form.selected_scopes,
         "least_privilege_tip": LEAST_PRIVILEGE_TIP,
     }
+
+
+def render_form(request: AccountRequest, form: ApiKeyForm, *, status: int = 200) -> HttpResponse:
+    context = {
+        **scope_context(form),
+        # The custom date's words come from the date picked (static/js/apikeys.js).
+        "expiration_choices": [
+            (choice, "" if choice.value == CUSTOM else expires_in_words(choice.expires_at))
+            for choice in form.expiration_choices
+        ],
+        "selected_expiration": form.selected_expiration,
+    }
     return render_dialog(request, "apikeys/create.html", context, status=status)
+
+
+def render_edit_form(
+    request: AccountRequest, api_key: ApiKey, form: EditKeyForm, *, status: int = 200
+) -> HttpResponse:
+    context = {**scope_context(form), "api_key": api_key}
+    return render_dialog(request, "apikeys/edit.html", context, status=status)
+
+
+def render_roll_form(
+    request: AccountRequest, api_key: ApiKey, form: RollKeyForm, *, status: int = 200
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "api_key": api_key,
+        "new_expiry": expires_in_words(successor_expiry_at(api_key)),
+    }
+    return render_dialog(request, "apikeys/roll.html", context, status=status)
+
+
+def successor_expiry_at(api_key: ApiKey) -> Any:
+    return successor_expiry(api_key.account, api_key.lifetime, timezone.now()).expires_at
 
 
 def render_block(request: AccountRequest, block: Block) -> HttpResponse:

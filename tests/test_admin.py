@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Membership
-from apikeys.models import ApiKey
+from apikeys.models import ApiKey, KeyEvent
 from apikeys.services import create_key
 from tests.factories import UserFactory
 
@@ -35,6 +35,9 @@ def two_keys(owner: Membership) -> list[ApiKey]:
         "/admin/accounts/membership/?role__exact=owner",
         "/admin/apikeys/apikey/",
         "/admin/apikeys/apikey/?status=active&scope=calls:read&q=Reader",
+        "/admin/apikeys/apikey/?status=expired&environment__exact=test",
+        "/admin/apikeys/keyevent/",
+        "/admin/apikeys/keyevent/?event_type__exact=created&q=Reader",
         "/admin/accounts/user/add/",
     ],
 )
@@ -81,3 +84,53 @@ def test_revoke_selected_goes_through_the_service(staff_client: Client, two_keys
         follow=True,
     )
     assert "already revoked" in again.text
+
+
+def test_events_are_read_only_in_the_admin(staff_client: Client, two_keys: list) -> None:
+    event = KeyEvent.objects.filter(api_key=two_keys[0].api_key).get()
+    page = staff_client.get(f"/admin/apikeys/keyevent/{event.pk}/change/")
+    assert page.status_code == 200
+    assert "Created a live key with calls:read" in page.text
+    assert 'name="_save"' not in page.text
+    assert staff_client.get("/admin/apikeys/keyevent/add/").status_code == 403
+    assert staff_client.get(f"/admin/apikeys/keyevent/{event.pk}/delete/").status_code == 403
+    response = staff_client.post(
+        f"/admin/apikeys/keyevent/{event.pk}/change/", {"event_type": "revoked"}
+    )
+    assert response.status_code == 403
+    assert KeyEvent.objects.get(pk=event.pk).event_type == "created"
+
+
+def test_admin_revoke_is_recorded_as_staff(staff_client: Client, two_keys: list) -> None:
+    staff_client.post(
+        "/admin/apikeys/apikey/",
+        {"action": "revoke_selected", "_selected_action": [two_keys[0].api_key.pk]},
+        REMOTE_ADDR="192.0.2.9",
+    )
+    event = KeyEvent.objects.get(event_type="revoked")
+    assert (event.actor_email, event.ip_address, event.details) == (
+        "staff@voxkeys.test",
+        "192.0.2.9",
+        {"staff": True},
+    )
+
+
+def test_staff_set_an_accounts_maximum_key_lifetime(
+    staff_client: Client, owner: Membership
+) -> None:
+    url = f"/admin/accounts/account/{owner.account_id}/change/"
+    data = {
+        "name": "Acme Voice",
+        "status": "active",
+        "api_key_limit": 10,
+        "credit_balance": 5000,
+        "max_key_lifetime_days": 30,
+        "memberships-TOTAL_FORMS": 0,
+        "memberships-INITIAL_FORMS": 0,
+    }
+    response = staff_client.post(url, data)
+    assert response.status_code == 302
+    owner.account.refresh_from_db()
+    assert owner.account.max_key_lifetime_days == 30
+    data["max_key_lifetime_days"] = 0
+    assert "Ensure this value is greater than or equal to 1." in staff_client.post(url, data).text

@@ -100,7 +100,7 @@ def test_revoked_keys_are_listed_apart_with_when_and_who(
     created = new_key(owner, "Retired Key")
     revoke_key(key=created.api_key, user=owner.user)
     response = owner_client.get(INDEX)
-    assertContains(response, "Revoked keys (1)")
+    assertContains(response, "Expired and revoked keys (1)")
     assertContains(response, "No API keys yet")
     assertContains(response, "by owner@acme.test", count=2)  # created by, revoked by
 
@@ -375,7 +375,7 @@ def test_revoke_without_javascript_redirects_with_a_message(
     response = owner_client.post(revoke_url(api_key), follow=True)
     assert response.redirect_chain == [(INDEX, 302)]
     assertContains(response, "API key “Production Server – Main App” revoked.")
-    assertContains(response, "Revoked keys (1)")
+    assertContains(response, "Expired and revoked keys (1)")
     api_key.refresh_from_db()
     assert api_key.revoked_by == owner.user
 

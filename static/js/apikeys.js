@@ -18,6 +18,8 @@
   function enhance(root) {
     // Copy needs JavaScript; without it the key is selectable text in a read-only field.
     root.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
+    // Without JavaScript the date field is always there; with it, only for "Custom date".
+    root.querySelectorAll("[data-initially-hidden]").forEach(function (element) { element.hidden = true; });
   }
 
   function focusInitial(root) {
@@ -174,8 +176,39 @@
     form.querySelector("[data-review-some]").hidden = !any;
   }
 
+  // ----- Expiration: the custom date, the no-expiry warning and the review sentence.
+
+  var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December"];
+
+  function dateInWords(value) {
+    // The date input's value is YYYY-MM-DD; no Date parsing, so no time-zone shift.
+    var parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+    if (!parts) return "";
+    return Number(parts[3]) + " " + MONTHS[Number(parts[2]) - 1] + " " + parts[1];
+  }
+
+  function updateExpiry(form) {
+    var select = form.querySelector("[data-expiration]");
+    if (!select) return;
+    var choice = select.value;
+    var custom = form.querySelector("[data-custom-date]");
+    var dateInput = custom.querySelector("input");
+    custom.hidden = choice !== "custom";
+    form.querySelector("[data-no-expiry-warning]").hidden = choice !== "never";
+    var review = form.querySelector("[data-review-expiry]");
+    if (choice === "custom") {
+      var words = dateInWords(dateInput.value);
+      review.textContent = words ? "Expires on " + words + "." : "Pick the date the key should expire on.";
+    } else {
+      review.textContent = select.options[select.selectedIndex].getAttribute("data-expires-text") + ".";
+    }
+  }
+
   document.addEventListener("change", function (evt) {
-    if (evt.target.matches && evt.target.matches("[data-scope-checkbox]")) updateReview(evt.target.form);
+    if (!evt.target.matches) return;
+    if (evt.target.matches("[data-scope-checkbox]")) updateReview(evt.target.form);
+    if (evt.target.matches("[data-expiration], [data-custom-date] input")) updateExpiry(evt.target.form);
   });
 
   // ----- Clicks, and the list that reloads after a change.

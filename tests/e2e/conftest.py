@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import Membership
 from tests.factories import PASSWORD
@@ -66,6 +66,33 @@ def login(page: Page, live_server) -> Callable[[Membership], Page]:  # noqa: ANN
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        return page
+
+    return log_in
+
+
+@pytest.fixture
+def no_script_page(browser: Browser, browser_context_args: dict) -> Iterator[Page]:
+    """A page in a context with JavaScript off: every dialog is a whole page there."""
+    context = browser.new_context(**browser_context_args, java_script_enabled=False)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def login_without_javascript(
+    no_script_page: Page,
+    live_server,  # noqa: ANN001
+) -> Callable[[Membership], Page]:
+    """Log in with JavaScript off as the given member; return the page on the API Keys page."""
+
+    def log_in(membership: Membership) -> Page:
+        page = no_script_page
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Email").fill(membership.user.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("navigation").get_by_role("link", name="API Keys").click()
         return page
 
     return log_in

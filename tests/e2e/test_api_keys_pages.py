@@ -4,26 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from accounts.models import Membership
 from apikeys.keys import key_digest, masked_key
 from apikeys.models import ApiKey
-from tests.factories import PASSWORD
 
 Login = Callable[[Membership], Page]
 
 
 def test_without_javascript_every_step_is_a_page(
-    browser: Browser, browser_context_args: dict, live_server, owner: Membership
-) -> None:  # noqa: ANN001
-    context = browser.new_context(**browser_context_args, java_script_enabled=False)
-    page = context.new_page()
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Email").fill(owner.user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("navigation").get_by_role("link", name="API Keys").click()
+    login_without_javascript: Login, owner: Membership
+) -> None:
+    page = login_without_javascript(owner)
 
     page.get_by_role("button", name="Create New API Key").first.click()
     expect(page.get_by_role("heading", name="Create New API Key")).to_be_visible()
@@ -52,7 +45,6 @@ def test_without_javascript_every_step_is_a_page(
     page.get_by_role("button", name="Revoke key").click()
     expect(page.get_by_role("status")).to_contain_text("API key “No Script” revoked.")
     assert not ApiKey.objects.get().is_active
-    context.close()
 
 
 def test_a_direct_link_to_the_form_works_as_a_page_with_copy(
