@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from accounts.models import Account, Membership, User
-from apikeys.models import ApiKey
+from apikeys.models import ApiKey, KeyEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -36,19 +38,39 @@ def test_seed_demo_twice_gives_the_same_data() -> None:
 def test_seed_demo_creates_the_documented_cast() -> None:
     call_command("seed_demo", stdout=io.StringIO())
     acme = Account.objects.get(name="Acme Voice")
-    assert (acme.status, acme.api_key_limit, acme.credit_balance) == ("active", 10, 5000)
+    assert (acme.status, acme.api_key_limit, acme.credit_balance) == ("active", 25, 5000)
     roles = dict(acme.memberships.values_list("user__email", "role"))
     assert roles == {
         "owner@acme.test": "owner",
         "admin@acme.test": "admin",
         "member@acme.test": "member",
+        "agency@voxkeys.test": "admin",
     }
     assert Account.objects.get(name="Initech").status == "suspended"
     umbrella = Account.objects.get(name="Umbrella")
     assert umbrella.api_key_limit == 2 and umbrella.api_keys.active().count() == 2
     assert acme.api_keys.active().count() >= 3
     assert len({key.scopes for key in acme.api_keys.all()}) >= 3
-    assert Account.objects.get(name="Globex").memberships.get().user.email == "owner@globex.test"
+    globex_roles = dict(
+        Account.objects.get(name="Globex").memberships.values_list("user__email", "role")
+    )
+    assert globex_roles == {"owner@globex.test": "owner", "agency@voxkeys.test": "admin"}
+    assert User.objects.get(email="owner@umbrella.test").memberships.count() == 1
     superuser = User.objects.get(email="admin@voxkeys.test")
     assert superuser.is_superuser and superuser.is_staff
     assert User.objects.get(email="owner@acme.test").check_password("voxkeys-demo")
+
+
+def test_seed_demo_shows_the_key_lifecycle() -> None:
+    call_command("seed_demo", stdout=io.StringIO())
+    keys = {key.name: key for key in Account.objects.get(name="Acme Voice").api_keys.all()}
+    soon = keys["WordPress Integration"]
+    assert soon.is_active and soon.expires_at - timezone.now() < timedelta(days=6)
+    old, new = ApiKey.objects.filter(name="Zapier Automation").order_by("pk")
+    assert old.in_grace_period and old.replaced_by == new and new.is_active
+    assert keys["Development Environment"].environment == "test"
+    assert keys["Development Environment"].masked_key.startswith("vxp_test_")
+    expired = keys["Legacy Dialer"]
+    assert expired.is_expired() and not expired.is_revoked
+    events = set(KeyEvent.objects.values_list("event_type", flat=True))
+    assert events == {"created", "rolled", "expired"}
