@@ -79,6 +79,10 @@ def default_api_key_limit() -> int:
     return settings.APIKEY_LIMIT_DEFAULT
 
 
+def default_api_rate_limit() -> int:
+    return settings.API_RATE_LIMIT_DEFAULT
+
+
 class Account(models.Model):
     """A customer workspace: its members share its keys, credits and resources."""
 
@@ -94,6 +98,12 @@ class Account(models.Model):
         help_text="How many active API keys this account may hold at once.",
     )
     credit_balance = models.IntegerField(default=0, help_text="Calling credits left.")
+    api_rate_limit = models.PositiveIntegerField(
+        "API rate limit (requests per second)",
+        default=default_api_rate_limit,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="How many requests per second each of the account's keys may make.",
+    )
     max_key_lifetime_days = models.PositiveIntegerField(
         "maximum key lifetime (days)",
         null=True,

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.models import Account, User
 from apikeys.models import ApiKey, KeyEvent
 from apikeys.notifications import send_key_event_email
 from voxkeys.clientip import client_ip
@@ -44,17 +44,23 @@ SYSTEM = RequestContext()
 
 def record_event(
     *,
-    api_key: ApiKey,
     event_type: KeyEvent.Type,
     user: User | None,
+    api_key: ApiKey | None = None,
+    account: Account | None = None,
     context: RequestContext | None = None,
     related_key: ApiKey | None = None,
     details: dict[str, Any] | None = None,
 ) -> KeyEvent:
-    """Write the event; call inside the action's transaction so both commit or neither does."""
+    """Write the event; call inside the action's transaction so both commit or neither does.
+
+    Key events name the key; account events (membership changes) name the account instead.
+    """
+    if api_key is None and account is None:
+        raise ValueError("An event is about a key or an account.")
     context = context or SYSTEM
     event = KeyEvent.objects.create(
-        account_id=api_key.account_id,
+        account_id=api_key.account_id if api_key is not None else account.pk,
         api_key=api_key,
         related_key=related_key,
         event_type=event_type,
@@ -106,6 +112,17 @@ def event_summary(event: KeyEvent) -> str:
         return f"Rolled: replaced by {replacement}; the old key stopped at once"
     if event.event_type == KeyEvent.Type.REVOKED:
         return "Revoked by staff" if details.get("staff") else "Revoked"
+    if event.event_type == KeyEvent.Type.LEAKED:
+        return f"Found in public at {details.get('url') or 'an unknown place'}: revoked at once"
+    if event.event_type == KeyEvent.Type.MEMBER_ADDED:
+        return f"Added {details.get('member')} as {details.get('role')}"
+    if event.event_type == KeyEvent.Type.MEMBER_CHANGED:
+        return (
+            f"Changed {details.get('member')} from {details.get('old_role')} "
+            f"to {details.get('role')}"
+        )
+    if event.event_type == KeyEvent.Type.MEMBER_REMOVED:
+        return f"Removed {details.get('member')} ({details.get('role')})"
     when = ""
     if details.get("expired_at"):
         when = f" on {datetime.fromisoformat(details['expired_at']):%-d %B %Y, %H:%M} UTC"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import InterfaceError, OperationalError, connections
@@ -15,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts.models import Account
+from apikeys.allowlist import is_allowed
 from apikeys.api import (
     API_PREFIX,
     AuthenticatedKey,
@@ -29,6 +31,7 @@ from apikeys.api import (
 from apikeys.keys import is_well_formed, key_digest
 from apikeys.models import ApiKey
 from apikeys.services import record_expiry
+from voxkeys.clientip import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ LOOKUP_FIELDS: tuple[str, ...] = (
     "expires_at",
     "expiry_recorded_at",
     "replaced_by_id",
+    "allowed_ips",
     "last_used_at",
     *(f"account__{name}" for name in ACCOUNT_FIELDS),
 )
@@ -123,9 +127,10 @@ class KeyLookup:
 find_key = KeyLookup()
 
 
-def authenticate(header: str | None) -> tuple[AuthenticatedKey, Account] | HttpResponse:
-    """Return the key and account that `header` authenticates, or the error response."""
-    header = (header or "").strip()
+def authenticate(request: HttpRequest) -> tuple[AuthenticatedKey, Account] | HttpResponse:
+    """Return the key and account the request's Authorization header authenticates, or the
+    error response."""
+    header = request.META.get(ApiKeyMiddleware.header, "").strip()
     if not header:
         return missing_api_key()
     # RFC 6750: `Bearer` 1*SP token; the scheme is case-insensitive.
@@ -157,6 +162,7 @@ def authenticate(header: str | None) -> tuple[AuthenticatedKey, Account] | HttpR
         expires_at,
         expiry_recorded_at,
         replaced_by_id,
+        allowed_ips,
         last_used_at,
         *account_values,
     ) = row
@@ -174,6 +180,10 @@ def authenticate(header: str | None) -> tuple[AuthenticatedKey, Account] | HttpR
     account = Account.from_db(ApiKey.objects.db, ACCOUNT_FIELDS, account_values)
     if not account.in_good_standing:
         return account_suspended(account)
+    if allowed_ips:
+        ip = client_ip(request)
+        if not is_allowed(allowed_ips, ip):
+            return ip_not_allowed(ip)
     record_key_use(key_id, last_used_at, now)
     key = AuthenticatedKey(
         id=key_id,
@@ -181,6 +191,25 @@ def authenticate(header: str | None) -> tuple[AuthenticatedKey, Account] | HttpR
         livemode=environment == ApiKey.Environment.LIVE,
     )
     return key, account
+
+
+def ip_not_allowed(ip: str | None) -> HttpResponse:
+    return api_error(
+        403,
+        "ip_not_allowed",
+        f"This API key may not be used from {ip or 'an unknown address'}: it is limited to a "
+        "list of IP addresses. Add this address to the key's allowlist in Settings → API Keys.",
+        client_ip=ip,
+    )
+
+
+def https_required() -> HttpResponse:
+    return api_error(
+        403,
+        "https_required",
+        "The API is served over HTTPS only. Send the request to https:// (the key you sent "
+        "over plain HTTP may have been seen by others: consider rolling it).",
+    )
 
 
 def account_suspended(account: Account) -> HttpResponse:
@@ -230,8 +259,12 @@ class ApiKeyMiddleware:
         # Routes decide: public ones (health, the OpenAPI document, the JSON 404) need no key.
         if getattr(view_func, "api_public", False):
             return None
+        # settings.py exempts /api/ from the https redirect: a redirect would have the client
+        # send its key again, in the clear.
+        if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+            return https_required()
         try:
-            result = authenticate(request.META.get(self.header))
+            result = authenticate(request)
         except (OperationalError, InterfaceError):
             logger.exception("API authentication failed: database unavailable")
             return service_unavailable()

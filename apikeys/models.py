@@ -67,6 +67,10 @@ class ApiKey(models.Model):
     scopes = models.CharField(
         max_length=200, help_text="Space-separated scope names, in catalogue order."
     )
+    # Empty: any address. Otherwise space-separated networks in normalized CIDR form.
+    allowed_ips = models.TextField(
+        "allowed IP addresses", blank=True, help_text="Space-separated IP networks (CIDR)."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -139,6 +143,10 @@ class ApiKey(models.Model):
     def scope_list(self) -> list[str]:
         return self.scopes.split()
 
+    @property
+    def allowed_ip_list(self) -> list[str]:
+        return self.allowed_ips.split()
+
     def has_scope(self, scope: str) -> bool:
         return scope in self.scope_list
 
@@ -168,14 +176,21 @@ class KeyEvent(models.Model):
         ROLLED = "rolled", "Rolled"
         REVOKED = "revoked", "Revoked"
         EXPIRED = "expired", "Expired"
+        LEAKED = "leaked", "Leaked"
+        MEMBER_ADDED = "member_added", "Member added"
+        MEMBER_CHANGED = "member_changed", "Member role changed"
+        MEMBER_REMOVED = "member_removed", "Member removed"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="key_events")
-    api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="events")
+    # Empty for account events (membership changes).
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
     # For a roll: the successor the event created.
     related_key = models.ForeignKey(
         ApiKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    event_type = models.CharField("event", max_length=10, choices=Type.choices)
+    event_type = models.CharField("event", max_length=20, choices=Type.choices)
     # The actor's email is kept as written: the record outlives the user. Empty: the system.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -196,7 +211,8 @@ class KeyEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_event_type_display()}: {self.api_key.name}"
+        subject = self.api_key.name if self.api_key_id else self.account.name
+        return f"{self.get_event_type_display()}: {subject}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if not self._state.adding:

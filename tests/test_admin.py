@@ -125,6 +125,7 @@ def test_staff_set_an_accounts_maximum_key_lifetime(
         "api_key_limit": 10,
         "credit_balance": 5000,
         "max_key_lifetime_days": 30,
+        "api_rate_limit": 25,
         "memberships-TOTAL_FORMS": 0,
         "memberships-INITIAL_FORMS": 0,
     }

@@ -172,6 +172,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if env_bool("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# The API answers plain http with 403 https_required instead (apikeys/middleware.py).
+SECURE_REDIRECT_EXEMPT = [r"^api/"]
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
@@ -182,6 +184,10 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 APIKEY_LIMIT_DEFAULT = env_int("APIKEY_LIMIT_DEFAULT", 10)
+# How many proxies in front of the app append to X-Forwarded-For (voxkeys/clientip.py). 0: the
+# header is ignored, as anyone can send it.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+API_RATE_LIMIT_DEFAULT = env_int("API_RATE_LIMIT_DEFAULT", 25)
 
 # Email: printed to the console in development, sent by SMTP in production (tests use locmem).
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
