@@ -85,6 +85,33 @@ class ApiError(Exception):
         return api_error(self.status, self.code, self.message, **self.extra)
 
 
+def read_limited_body(request: HttpRequest, *, max_bytes: int, size_hint: str = "") -> bytes:
+    """Return the request's body if it is JSON and at most `max_bytes`, else raise ApiError.
+
+    The declared length is checked before the body is read, so a huge upload is refused unread.
+    """
+    content_type = request.content_type or ""
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Send the body as JSON with `Content-Type: application/json`, not {content_type}.",
+        )
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    if length < 0:
+        raise ApiError(400, "bad_request", "The Content-Length header is not a valid number.")
+    if length > max_bytes:
+        raise ApiError(
+            413,
+            "payload_too_large",
+            f"The body is {length} bytes; the limit is {max_bytes} bytes. {size_hint}".strip(),
+        )
+    return request.body
+
+
 def www_authenticate(error: str | None = None, scope: str | None = None) -> str:
     # RFC 6750 section 3: no error attribute when the request carried no token at all.
     value = f'Bearer realm="{REALM}"'
@@ -154,6 +181,10 @@ def service_unavailable() -> JsonResponse:
         "The service is temporarily unavailable. Retry in a few seconds.",
         headers={"Retry-After": "5"},
     )
+
+
+def rate_limited(retry_after: int, message: str) -> JsonResponse:
+    return api_error(429, "rate_limited", message, headers={"Retry-After": str(retry_after)})
 
 
 def is_api_path(request: HttpRequest) -> bool:

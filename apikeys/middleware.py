@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts.models import Account
+from apikeys import ratelimit
 from apikeys.allowlist import is_allowed
 from apikeys.api import (
     API_PREFIX,
@@ -24,6 +25,7 @@ from apikeys.api import (
     expired_api_key,
     missing_api_key,
     not_found,
+    rate_limited,
     record_key_use,
     service_unavailable,
     unauthorized,
@@ -37,7 +39,14 @@ logger = logging.getLogger(__name__)
 
 # What authentication needs of the key, and the account's columns the views use (the rest of
 # the account stays deferred), fetched together in one indexed query.
-ACCOUNT_FIELDS: tuple[str, ...] = ("id", "name", "status", "api_key_limit", "credit_balance")
+ACCOUNT_FIELDS: tuple[str, ...] = (
+    "id",
+    "name",
+    "status",
+    "api_key_limit",
+    "credit_balance",
+    "api_rate_limit",
+)
 LOOKUP_FIELDS: tuple[str, ...] = (
     "pk",
     "scopes",
@@ -148,8 +157,13 @@ def authenticate(request: HttpRequest) -> tuple[AuthenticatedKey, Account] | Htt
             "This is not a VoxPria API key: keys start with vxp_live_ or vxp_test_ and are "
             "47 characters long. Copy the whole key, without quotes or spaces.",
         )
+    # Before the database: an address that keeps sending unknown, revoked or expired keys.
+    wait = ratelimit.limits.auth_failures_retry_after(request)
+    if wait is not None:
+        return too_many_failures(wait)
     row = find_key(key_digest(token))
     if row is None:
+        ratelimit.limits.record_auth_failure(request)
         return unauthorized(
             "invalid_api_key",
             "This API key does not exist. Check that you copied it from the right account.",
@@ -167,6 +181,7 @@ def authenticate(request: HttpRequest) -> tuple[AuthenticatedKey, Account] | Htt
         *account_values,
     ) = row
     if revoked_at is not None:
+        ratelimit.limits.record_auth_failure(request)
         return unauthorized(
             "revoked_api_key",
             "This API key has been revoked. Create a new key in Settings → API Keys.",
@@ -176,6 +191,7 @@ def authenticate(request: HttpRequest) -> tuple[AuthenticatedKey, Account] | Htt
     if expires_at is not None and expires_at <= now:
         if expiry_recorded_at is None:
             record_expiry(key=ApiKey.objects.get(pk=key_id), now=now)
+        ratelimit.limits.record_auth_failure(request)
         return expired_api_key(expires_at, rolled=replaced_by_id is not None)
     account = Account.from_db(ApiKey.objects.db, ACCOUNT_FIELDS, account_values)
     if not account.in_good_standing:
@@ -200,6 +216,23 @@ def ip_not_allowed(ip: str | None) -> HttpResponse:
         f"This API key may not be used from {ip or 'an unknown address'}: it is limited to a "
         "list of IP addresses. Add this address to the key's allowlist in Settings → API Keys.",
         client_ip=ip,
+    )
+
+
+def too_many_failures(retry_after: int) -> HttpResponse:
+    return rate_limited(
+        retry_after,
+        "Too many requests from this address with unknown, revoked or expired API keys. "
+        f"Retry in {retry_after} s, with a valid key from Settings → API Keys.",
+    )
+
+
+def over_rate_limit(decision: ratelimit.Decision) -> HttpResponse:
+    return rate_limited(
+        decision.retry_after,
+        f"This API key is over its rate limit of {decision.limit} requests per second. "
+        f"Retry in {decision.retry_after} s; the RateLimit-Remaining header of each response "
+        "says how many requests are left.",
     )
 
 
@@ -242,7 +275,15 @@ class ApiKeyMiddleware:
             request.COOKIES = {}
             request.api_key = None
             request.account = None
-        return self.get_response(request)
+            request.rate_limit = None
+        response = self.get_response(request)
+        # process_view decided for an authenticated key: its answer carries the key's limit,
+        # whatever the view made of the request.
+        decision: ratelimit.Decision | None = getattr(request, "rate_limit", None)
+        if decision is not None:
+            for name, value in decision.headers().items():
+                response[name] = value
+        return response
 
     def process_view(
         self,
@@ -271,6 +312,11 @@ class ApiKeyMiddleware:
         if isinstance(result, HttpResponse):
             return result
         request.api_key, request.account = result
+        request.rate_limit = ratelimit.limits.check_key(
+            request.api_key.id, request.account.api_rate_limit
+        )
+        if request.rate_limit is not None and not request.rate_limit.allowed:
+            return over_rate_limit(request.rate_limit)
         return None
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
