@@ -18,7 +18,9 @@ from voxkeys.clientip import client_ip
 
 USER_AGENT_MAX_LENGTH = 200
 # Owners and admins get an email for these (apikeys.notifications).
-NOTIFIED_EVENTS = frozenset({KeyEvent.Type.CREATED, KeyEvent.Type.ROLLED, KeyEvent.Type.REVOKED})
+NOTIFIED_EVENTS = frozenset(
+    {KeyEvent.Type.CREATED, KeyEvent.Type.ROLLED, KeyEvent.Type.REVOKED, KeyEvent.Type.LEAKED}
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def event_summary(event: KeyEvent) -> str:
                 parts.append(_scopes_change(change.get("old", []), change.get("new", [])))
             elif field == "name":
                 parts.append(f"name: “{change.get('old')}” → “{change.get('new')}”")
+            elif field == "allowed_ips":
+                parts.append("IP allowlist: " + (", ".join(change.get("new", [])) or "any address"))
             else:
                 parts.append(f"{field} changed")
         return "Edited " + "; ".join(parts)

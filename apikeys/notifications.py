@@ -1,4 +1,5 @@
-"""Emails to an account's owners and admins: key created, rolled or revoked; key about to expire.
+"""Emails to an account's owners and admins: key created, rolled, revoked or found leaked; key
+about to expire.
 
 An email names a key by its masked form only; the secret never reaches this module.
 """
@@ -46,7 +47,7 @@ def _send_to_each(subject: str, body: str, recipients: list[str]) -> None:
 
 
 def send_key_event_email(event_id: int) -> None:
-    """Tell the account's owners and admins that a key was created, rolled or revoked.
+    """Tell the account's owners and admins that a key was created, rolled, revoked or leaked.
 
     Runs after the action's commit; a mail failure is logged and never reaches the user.
     """
@@ -58,8 +59,9 @@ def send_key_event_email(event_id: int) -> None:
         old_key_stops_at = None
         if event.event_type == KeyEvent.Type.ROLLED:
             old_key_stops_at = key.revoked_at or key.expires_at
+        leaked = event.event_type == KeyEvent.Type.LEAKED
         body = render_to_string(
-            "apikeys/email/key_event.txt",
+            "apikeys/email/key_leaked.txt" if leaked else "apikeys/email/key_event.txt",
             {
                 "event": event,
                 "account": event.account,
@@ -70,10 +72,16 @@ def send_key_event_email(event_id: int) -> None:
                 and old_key_stops_at <= event.created_at,
             },
         )
-        subject = (
-            f"[VoxPria] API key “{key.name}” {event.get_event_type_display().lower()} "
-            f"in {event.account.name}"
-        )
+        if leaked:
+            subject = (
+                f"[VoxPria] API key “{key.name}” in {event.account.name} was found in public "
+                "and revoked"
+            )
+        else:
+            subject = (
+                f"[VoxPria] API key “{key.name}” {event.get_event_type_display().lower()} "
+                f"in {event.account.name}"
+            )
         _send_to_each(subject, body, key_manager_emails(event.account))
     except Exception:
         logger.exception("Could not email owners and admins about key event %s.", event_id)

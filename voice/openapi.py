@@ -10,6 +10,7 @@ import json
 from functools import cache
 from typing import Any
 
+from apikeys import secret_scanning
 from apikeys.scopes import SCOPES
 from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS, Call, Campaign
 from voice.pagination import MAX_LIMIT
@@ -23,8 +24,13 @@ ERROR_CODES = [
     "revoked_api_key",
     "expired_api_key",
     "account_suspended",
+    "ip_not_allowed",
+    "https_required",
     "insufficient_scope",
+    "rate_limited",
     "insufficient_credits",
+    "invalid_signature",
+    "not_configured",
     "validation_error",
     "invalid_json",
     "bad_request",
@@ -169,6 +175,7 @@ def operation(
         result["x-required-scope"] = scope
         responses["401"] = response_ref("Unauthorized")
         responses["403"] = response_ref("Forbidden")
+        responses["429"] = response_ref("TooManyRequests")
         responses["503"] = response_ref("ServiceUnavailable")
     else:
         result["security"] = []
@@ -348,6 +355,41 @@ SCHEMAS: dict[str, Any] = {
         ["url", "events"],
     ),
     "WebhookList": list_of("Webhook"),
+    "LeakedTokenReport": {
+        "type": "array",
+        "maxItems": secret_scanning.MAX_TOKENS,
+        "items": {
+            "type": "object",
+            "properties": {
+                "token": {"type": "string", "description": "The string found in public."},
+                "type": {"type": "string", "description": "The token type we registered."},
+                "url": {"type": "string", "description": "Where it was found."},
+                "source": {"type": "string", "examples": ["content", "commit"]},
+            },
+            "required": ["token", "type"],
+        },
+        "description": (
+            "GitHub's secret scanning partner format. A token reported twice is handled once."
+        ),
+    },
+    "LeakedTokenLabels": {
+        "type": "array",
+        "items": obj(
+            {
+                "token_raw": {"type": "string"},
+                "token_type": {"type": "string", "description": "The report's type, echoed."},
+                "label": {
+                    "type": "string",
+                    "enum": ["true_positive", "false_positive"],
+                    "description": (
+                        "true_positive: one of our keys (now revoked, or already revoked or "
+                        "expired); false_positive: not one of our keys."
+                    ),
+                },
+            },
+            ["token_raw", "token_type", "label"],
+        ),
+    },
 }
 
 UNAUTHORIZED_HEADER = {
@@ -364,8 +406,22 @@ RESPONSES: dict[str, Any] = {
         UNAUTHORIZED_HEADER,
     ),
     "Forbidden": error_response(
-        "account_suspended, or insufficient_scope naming the scope needed "
+        "account_suspended; ip_not_allowed (the key has an IP allowlist and this client's "
+        "address, given as client_ip, is not on it); https_required (the request came over plain "
+        "HTTP); or insufficient_scope naming the scope needed "
         '(with WWW-Authenticate: Bearer error="insufficient_scope", scope="...").'
+    ),
+    "TooManyRequests": error_response(
+        "rate_limited: the key made more requests per second than its account allows, or this "
+        "address sent too many unknown, revoked or expired keys in a minute. Retry after "
+        "Retry-After seconds. Every authenticated response also carries RateLimit-Limit, "
+        "RateLimit-Remaining and RateLimit-Reset.",
+        {
+            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}},
+            "RateLimit-Limit": {"schema": {"type": "integer"}},
+            "RateLimit-Remaining": {"schema": {"type": "integer"}},
+            "RateLimit-Reset": {"schema": {"type": "integer"}},
+        },
     ),
     "PaymentRequired": error_response(
         f"insufficient_credits: a live call costs {CALL_COST} credit and the account has too "
@@ -375,6 +431,15 @@ RESPONSES: dict[str, Any] = {
     "PayloadTooLarge": error_response(f"The body is larger than {MAX_BODY_BYTES} bytes."),
     "UnsupportedMediaType": error_response("The body is not JSON."),
     "ServiceUnavailable": error_response("The service is temporarily unavailable; retry."),
+    "InvalidSignature": error_response(
+        f"invalid_signature: the {secret_scanning.KEY_IDENTIFIER_HEADER} or "
+        f"{secret_scanning.SIGNATURE_HEADER} header is missing, names an unknown key, or does not "
+        "sign this body. Nothing was changed."
+    ),
+    "NotConfigured": error_response(
+        "not_configured: this server takes no leaked-key reports (SECRET_SCANNING_PUBLIC_KEYS "
+        "is empty)."
+    ),
 }
 
 SCOPE_LIST = "\n".join(f"- `{scope.name}`: {scope.allows}" for scope in SCOPES)
@@ -402,7 +467,15 @@ DOCUMENT: dict[str, Any] = {
     "security": [{"bearerAuth": []}],
     "tags": [
         {"name": name}
-        for name in ("Service", "Credits", "Calls", "Campaigns", "Contacts", "Webhooks")
+        for name in (
+            "Service",
+            "Credits",
+            "Calls",
+            "Campaigns",
+            "Contacts",
+            "Webhooks",
+            "Secret scanning",
+        )
     ],
     "paths": {
         "/health": {"get": operation("getHealth", "Is the API up?", ok("Health"), tag="Service")},
@@ -568,6 +641,44 @@ DOCUMENT: dict[str, Any] = {
                 parameters=id_parameter("webhook"),
                 not_found=True,
                 tag="Webhooks",
+            )
+        },
+        "/secret-scanning/reports": {
+            "post": operation(
+                "reportLeakedTokens",
+                "For secret scanners (GitHub's partner program): report tokens found in public. "
+                "Every active key among them is revoked at once and its account told; the answer "
+                "labels each token. Signed, not authenticated with a key.",
+                {
+                    **ok("LeakedTokenLabels", description="One label per distinct token."),
+                    "401": response_ref("InvalidSignature"),
+                    "404": response_ref("NotConfigured"),
+                    "503": {
+                        **response_ref("ServiceUnavailable"),
+                        "description": "The public keys could not be fetched; retry later.",
+                    },
+                },
+                parameters=[
+                    {
+                        "name": secret_scanning.KEY_IDENTIFIER_HEADER,
+                        "in": "header",
+                        "required": True,
+                        "description": "The key_identifier of the public key that signed the body.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": secret_scanning.SIGNATURE_HEADER,
+                        "in": "header",
+                        "required": True,
+                        "description": (
+                            "Base64 of the DER ECDSA signature (SHA-256) of the raw body, "
+                            f"at most {secret_scanning.MAX_BODY_BYTES} bytes."
+                        ),
+                        "schema": {"type": "string"},
+                    },
+                ],
+                body=json_body(ref("LeakedTokenReport")),
+                tag="Secret scanning",
             )
         },
     },

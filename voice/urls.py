@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
+from apikeys import secret_scanning
 from voice import views
 
 
@@ -34,4 +35,5 @@ urlpatterns = [
     path("contacts/<id:pk>", views.contact, name="contact"),
     path("webhooks", views.webhooks, name="webhooks"),
     path("webhooks/<id:pk>", views.webhook, name="webhook"),
+    path("secret-scanning/reports", secret_scanning.reports, name="secret_scanning_reports"),
 ]

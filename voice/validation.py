@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import socket
 import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -18,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.http import HttpRequest
 
-from apikeys.api import ApiError
+from apikeys.api import ApiError, read_limited_body
 from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS, Campaign
 
 # 1 MiB: a 1,000-contact import is about 150 KB; anything much larger is a mistake or an attack.
@@ -31,6 +32,28 @@ EMAIL_MAX_LENGTH = 254
 # [0-9], not \d: \d also matches other scripts' digits.
 PHONE_RE = re.compile(r"\+[1-9][0-9]{1,14}")
 
+# Webhook receivers listen on the standard https port or its common alternative; any other
+# port would let a webhook probe services that happen to listen beside a public web server.
+WEBHOOK_PORTS = frozenset({443, 8443})
+# Each carries an IPv4 address inside an IPv6 one, where a private IPv4 address can hide.
+# ipaddress calls some of them global (6to4), and its answers differ between Python versions.
+NON_PUBLIC_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "64:ff9b::/96",  # NAT64 (RFC 6052)
+        "64:ff9b:1::/48",  # local-use NAT64 (RFC 8215)
+        "2002::/16",  # 6to4 (RFC 3056)
+        "2001::/32",  # Teredo (RFC 4380)
+        "::/96",  # IPv4-compatible (deprecated, RFC 4291)
+        "::ffff:0:0/96",  # IPv4-mapped
+    )
+)
+NOT_PUBLIC = "Must be a public address; local and private networks are not allowed."
+
+# How webhook hosts are resolved: replaced in tests, so no test depends on real DNS. It waits
+# as long as the system resolver's timeouts allow (resolv.conf), which bounds a slow name.
+resolve = socket.getaddrinfo
+
 Cleaner = Callable[[Any], Any]
 FieldErrors = dict[str, list[str]]
 
@@ -41,27 +64,11 @@ class FieldError(Exception):
 
 def read_json(request: HttpRequest) -> Any:
     """Return the request's JSON body, or raise ApiError (400, 413 or 415)."""
-    content_type = request.content_type or ""
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            f"Send the body as JSON with `Content-Type: application/json`, not {content_type}.",
-        )
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = -1
-    if length < 0:
-        raise ApiError(400, "bad_request", "The Content-Length header is not a valid number.")
-    if length > MAX_BODY_BYTES:
-        raise ApiError(
-            413,
-            "payload_too_large",
-            f"The body is {length} bytes; the limit is {MAX_BODY_BYTES} bytes. "
-            f"Import at most {MAX_IMPORT} contacts per request.",
-        )
-    body = request.body
+    body = read_limited_body(
+        request,
+        max_bytes=MAX_BODY_BYTES,
+        size_hint=f"Import at most {MAX_IMPORT} contacts per request.",
+    )
     if not body.strip():
         raise ApiError(400, "invalid_json", "The body is empty; send a JSON object.")
     try:
@@ -193,24 +200,52 @@ def clean_webhook_url(value: Any) -> str:
         raise FieldError(
             "Must be a valid https URL, e.g. https://example.com/hooks/voxpria."
         ) from None
-    host = (urlsplit(value).hostname or "").lower().rstrip(".")
-    if (
-        host == "localhost"
-        or host.endswith((".localhost", ".local", ".internal"))
-        or _is_private_ip(host)
-    ):
-        # We will POST to this URL from inside our network: never let it point back in.
-        # (Names that resolve to private addresses are refused again when delivering.)
-        raise FieldError("Must be a public address; local and private networks are not allowed.")
+    parts = urlsplit(value)
+    try:
+        port = 443 if parts.port is None else parts.port
+    except ValueError:  # beyond 65535
+        port = None
+    if port not in WEBHOOK_PORTS:
+        raise FieldError("Must use port 443 or 8443 (no port means 443).")
+    host = (parts.hostname or "").lower().rstrip(".")
+    # We will POST to this URL from inside our network: never let it point back in.
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        raise FieldError(NOT_PUBLIC)
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None and not is_public_address(literal):
+        raise FieldError(NOT_PUBLIC)
+    if literal is None and not resolves_to_public_addresses(host, port):
+        raise FieldError(NOT_PUBLIC + " This host name resolves to such an address.")
     return value
 
 
-def _is_private_ip(host: str) -> bool:
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may be delivered to `address`."""
+    return (
+        address.is_global
+        and not address.is_multicast
+        and not address.is_reserved
+        and not any(address in network for network in NON_PUBLIC_NETWORKS)
+    )
+
+
+def resolves_to_public_addresses(host: str, port: int) -> bool:
+    """False if any address `host` resolves to now is not public; True if it does not resolve.
+
+    This check alone cannot protect: the name's owner can change what it resolves to after
+    this (DNS rebinding). What protects is the same check at delivery, on the address actually
+    connected to; delivery must make it when it is built. Refusing names that do not resolve
+    would only refuse receivers whose DNS is not set up yet.
+    """
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not address.is_global
+        results = resolve(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):  # no such name, no DNS answer, or not encodable as IDNA
+        return True
+    # The address is the first item of sockaddr; IPv6 link-local ones may carry a %zone.
+    return all(is_public_address(ipaddress.ip_address(result[4][0])) for result in results)
 
 
 def clean_events(value: Any) -> list[str]:
