@@ -1,22 +1,162 @@
 from __future__ import annotations
 
+from typing import Any
+
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt
+from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models import QuerySet
+from django.forms.formsets import DELETION_FIELD_NAME
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
 
 from accounts.models import Account, Membership, User
+from accounts.services import (
+    add_member,
+    change_role,
+    may_edit_user,
+    may_grant_privileges,
+    membership_refusal,
+    remove_member,
+)
+from apikeys.events import RequestContext
+from apikeys.services import unsafe_character_error
+
+# Whoever can set these can give themselves (or an accomplice) every permission there is.
+PRIVILEGE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipForm(forms.ModelForm):
+    """A membership in the admin, limited to what the signed-in staff user may do with it.
+
+    The rules are accounts.services.membership_refusal; this form shows them (owner left out
+    of the role choices, rows the staff user may not touch disabled) and turns a forged
+    submission into an error next to the field.
+    """
+
+    staff: User  # set per request by for_staff()
+
+    @classmethod
+    def for_staff(cls, staff: User) -> type[MembershipForm]:
+        return type(cls.__name__, (cls,), {"staff": staff})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        existing = self.instance.pk is not None
+        self.locked = existing and (
+            membership_refusal(
+                staff=self.staff,
+                action="change",
+                member=self.instance.user,
+                roles=[self.instance.role],
+            )
+            is not None
+        )
+        # Who and where are fixed once a membership exists: moving one is a removal and an
+        # addition, each recorded. Disabled fields ignore whatever is posted for them.
+        for name in ("user", "account"):
+            if existing and name in self.fields:
+                self.fields[name].disabled = True
+        role = self.fields.get("role")
+        if role is None:
+            return
+        if self.locked:
+            role.disabled = True
+        elif not may_grant_privileges(self.staff):
+            # Only the widget: a posted "owner" still reaches clean(), which says why not.
+            role.widget.choices = [
+                choice for choice in role.choices if choice[0] != Membership.Role.OWNER
+            ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.locked:
+            return cleaned
+        member = cleaned.get("user")
+        if member is None and self.instance.user_id is not None:
+            member = self.instance.user
+        role = cleaned.get("role")
+        if member is None or role is None:
+            return cleaned  # the missing field has its own error
+        existing = self.instance.pk is not None
+        refusal = membership_refusal(
+            staff=self.staff,
+            action="change" if existing else "add",
+            member=member,
+            roles=[self.instance.role, role] if existing else [role],
+        )
+        if refusal is not None:
+            self.add_error(refusal.field if refusal.field in self.fields else None, refusal.message)
+        return cleaned
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if form.locked and DELETION_FIELD_NAME in form.fields:
+            form.fields[DELETION_FIELD_NAME].disabled = True
+
+
+def save_membership_formset(request: HttpRequest, formset: MembershipFormSet) -> None:
+    """Send an inline's membership changes through accounts.services, which records each."""
+    context = RequestContext.from_request(request)
+    formset.save(commit=False)
+    for membership in formset.deleted_objects:
+        remove_member(membership=membership, staff=request.user, context=context)
+    for membership, _ in formset.changed_objects:
+        change_role(
+            membership=membership, role=membership.role, staff=request.user, context=context
+        )
+    for membership in formset.new_objects:
+        add_member(
+            account=membership.account,
+            user=membership.user,
+            role=membership.role,
+            staff=request.user,
+            context=context,
+        )
+
+
+class BaseMembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
+    formset = MembershipFormSet
     extra = 0
+    readonly_fields = ["created_at"]
+
+    def get_formset(
+        self, request: HttpRequest, obj: Account | User | None = None, **kwargs: Any
+    ) -> type[MembershipFormSet]:
+        kwargs["form"] = MembershipForm.for_staff(request.user)
+        return super().get_formset(request, obj, **kwargs)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        return super().get_queryset(request).select_related("user", "account")
+
+
+class MembershipInline(BaseMembershipInline):
     autocomplete_fields = ["user"]
     fields = ["user", "role", "created_at"]
-    readonly_fields = ["created_at"]
+
+
+class AccountForm(forms.ModelForm):
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if unsafe := unsafe_character_error(name, "name"):
+            raise forms.ValidationError(unsafe)
+        return name
 
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
     list_display = [
         "name",
         "status",
@@ -35,13 +175,15 @@ class AccountAdmin(admin.ModelAdmin):
     def member_count(self, account: Account) -> int:
         return account.memberships.count()
 
+    def save_formset(
+        self, request: HttpRequest, form: forms.ModelForm, formset: MembershipFormSet, change: bool
+    ) -> None:
+        save_membership_formset(request, formset)
 
-class UserMembershipInline(admin.TabularInline):
-    model = Membership
-    extra = 0
+
+class UserMembershipInline(BaseMembershipInline):
     autocomplete_fields = ["account"]
     fields = ["account", "role", "created_at"]
-    readonly_fields = ["created_at"]
 
 
 class EmailUserCreationForm(AdminUserCreationForm):
@@ -84,6 +226,41 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
 
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not may_grant_privileges(request.user):
+            # Read-only fields are left out of the form, so a forged POST cannot set them.
+            readonly += PRIVILEGE_FIELDS
+        return readonly
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return super().has_change_permission(request, obj) and (
+            obj is None or may_edit_user(request.user, obj)
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and (
+            obj is None or may_edit_user(request.user, obj)
+        )
+
+    def save_formset(
+        self, request: HttpRequest, form: forms.ModelForm, formset: MembershipFormSet, change: bool
+    ) -> None:
+        save_membership_formset(request, formset)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    def get_readonly_fields(self, request: HttpRequest, obj: Group | None = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not may_grant_privileges(request.user):
+            # A group's permissions are its members' permissions: editing them grants them.
+            readonly.append("permissions")
+        return readonly
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
@@ -92,3 +269,67 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "account__name"]
     autocomplete_fields = ["user", "account"]
     list_select_related = ["user", "account"]
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: Membership | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm]:
+        kwargs["form"] = MembershipForm.for_staff(request.user)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None) -> list[str]:
+        # Who and where are fixed once a membership exists (see MembershipForm).
+        return ["user", "account"] if obj is not None else []
+
+    def _may(self, request: HttpRequest, action: str, obj: Membership | None) -> bool:
+        return obj is None or (
+            membership_refusal(staff=request.user, action=action, member=obj.user, roles=[obj.role])
+            is None
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Membership | None = None) -> bool:
+        # Refused: the page shows the membership read-only and a POST is a 403.
+        return super().has_change_permission(request, obj) and self._may(request, "change", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Membership | None = None) -> bool:
+        # Also asked for each membership an account or user deletion would take with it.
+        return super().has_delete_permission(request, obj) and self._may(request, "delete", obj)
+
+    def save_model(
+        self, request: HttpRequest, obj: Membership, form: forms.ModelForm, change: bool
+    ) -> None:
+        context = RequestContext.from_request(request)
+        if change:
+            change_role(membership=obj, role=obj.role, staff=request.user, context=context)
+            return
+        created = add_member(
+            account=obj.account, user=obj.user, role=obj.role, staff=request.user, context=context
+        )
+        obj.pk = created.pk  # the admin's log entry and redirect need the new row's id
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        remove_member(
+            membership=obj, staff=request.user, context=RequestContext.from_request(request)
+        )
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        context = RequestContext.from_request(request)
+        for membership in queryset:
+            remove_member(membership=membership, staff=request.user, context=context)
+
+
+# Sign-in lockouts (accounts/lockout.py): staff unlock someone by deleting their attempts.
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    @admin.action(description="Clean up expired attempts")
+    def cleanup_expired_attempts(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # axes 8.3's action reads the time off attributes only its own requests carry (500).
+        AxesProxyHandler.update_request(request)
+        super().cleanup_expired_attempts(request, queryset)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -16,6 +18,33 @@ class EmailAuthenticationForm(AuthenticationForm):
             "That email and password don't match an account. Check both and try again."
         ),
     }
+
+
+class PasswordConfirmForm(forms.Form):
+    """The signed-in member's password, asked again before a sensitive action (sudo mode)."""
+
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "current-password", "autofocus": True, "data-autofocus": True}
+        ),
+    )
+
+    def __init__(self, request: HttpRequest, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        # Through authenticate(), with the request: the attempt counts towards the sign-in
+        # lockout, and a locked member's password is not even checked.
+        user = authenticate(
+            self.request, username=self.request.user.get_username(), password=password
+        )
+        if user is None or user.pk != self.request.user.pk:
+            raise forms.ValidationError("Wrong password. Try again.", code="invalid")
+        return password
 
 
 # Larger ids can't exist, and SQLite can't even compare them: refuse them as input.

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
 from accounts.forms import MAX_ID
+from accounts.idle import idle_timeout_in_words, record_activity, session_is_idle
 from accounts.models import Membership
 
 SESSION_ACCOUNT_KEY = "current_account_id"
@@ -46,4 +49,29 @@ class CurrentAccountMiddleware:
                 membership = resolve_membership(request)
             request.membership = membership
             request.account = membership.account if membership else None
+        return self.get_response(request)
+
+
+class IdleTimeoutMiddleware:
+    """Sign out a session unused for SESSION_IDLE_TIMEOUT (accounts.idle), saying why.
+
+    After AuthenticationMiddleware and MessageMiddleware, before LoginRequiredMiddleware, which
+    then sends the signed-out request to the login page, where the message shows.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # API requests have no session: their key is their authentication.
+        if not request.path_info.startswith("/api/") and request.user.is_authenticated:
+            if session_is_idle(request.session):
+                logout(request)
+                messages.info(
+                    request,
+                    f"You were signed out after {idle_timeout_in_words()} without activity. "
+                    "Log in again to continue.",
+                )
+            else:
+                record_activity(request.session)
         return self.get_response(request)

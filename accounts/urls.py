@@ -15,4 +15,5 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/switch/", views.switch_account, name="switch_account"),
+    path("account/confirm-password/", views.confirm_password, name="confirm_password"),
 ]

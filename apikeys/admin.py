@@ -2,12 +2,28 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest
 
 from apikeys.events import RequestContext, event_summary
 from apikeys.models import ApiKey, KeyEvent
 from apikeys.scopes import SCOPE_CHOICES
 from apikeys.services import AlreadyRevoked, KeyActionRefused, revoke_key
+
+# Derived from a key's secret, and never shown. A filter on one (?key_digest__startswith=ab)
+# answers "does some key's digest start with ab?", so guess by guess it reads the value out.
+# Django allows lookups on any of a model's own fields in the query string, so these are
+# refused here, on their own or behind a relation; nor are they in any list_display,
+# search_fields or ordering (tests/test_admin_hardening.py checks every admin).
+SECRET_FIELDS = frozenset({"key_digest", "creation_token"})
+
+
+class SecretSafeAdmin(admin.ModelAdmin):
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # Refused lookups are a 400 (DisallowedModelAdminLookup), before any query runs.
+        if SECRET_FIELDS.intersection(lookup.split(LOOKUP_SEP)):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -41,7 +57,7 @@ class ScopeFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(SecretSafeAdmin):
     list_display = [
         "name",
         "account",
@@ -116,7 +132,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(KeyEvent)
-class KeyEventAdmin(admin.ModelAdmin):
+class KeyEventAdmin(SecretSafeAdmin):
     """The activity log, read-only: events are a record, written only by the services."""
 
     list_display = ["created_at", "event_type", "api_key", "account", "actor_label", "ip_address"]

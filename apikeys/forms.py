@@ -59,10 +59,23 @@ class KeyFieldsForm(forms.Form):
     description = forms.CharField(
         label="Description",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 2, "maxlength": DESCRIPTION_MAX_LENGTH}),
+        # One line: line breaks are refused (apikeys.services.validate_key_input).
+        widget=forms.TextInput(attrs={"maxlength": DESCRIPTION_MAX_LENGTH, "autocomplete": "off"}),
     )
     scopes = forms.MultipleChoiceField(
         label="Permission Scopes", required=False, choices=SCOPE_CHOICES
+    )
+    allowed_ips = forms.CharField(
+        label="Allowed IP addresses",
+        required=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 2,
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "placeholder": "203.0.113.7\n198.51.100.0/24",
+            }
+        ),
     )
 
     def add_service_errors(self, error: InvalidKeyInput) -> None:
@@ -158,6 +171,7 @@ class EditKeyForm(KeyFieldsForm):
                 "name": api_key.name,
                 "description": api_key.description,
                 "scopes": api_key.scope_list,
+                "allowed_ips": "\n".join(api_key.allowed_ip_list),
             }
         )
 

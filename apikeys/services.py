@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -13,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, Membership, User
+from apikeys.allowlist import normalize_allowlist
 from apikeys.events import RequestContext, record_event
 from apikeys.expiry import DEFAULT_EXPIRATION, resolve_expiry, successor_expiry
 from apikeys.keys import LIVE_PREFIX, TEST_PREFIX, generate_key, key_digest, masked_key
@@ -133,6 +135,29 @@ def creation_block(membership: Membership | None, active_count: int | None = Non
     return None
 
 
+# Embeddings, overrides and isolates reorder how the rest of a line is displayed, so a name
+# could read differently from what it is ("Trojan Source"). The marks U+200E/F stay allowed:
+# right-to-left text needs them and they reorder nothing around them.
+BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+CONTROL_NAMES = {"\n": "line break", "\r": "line break", "\t": "tab"}
+
+
+def unsafe_character_error(text: str, field: str) -> str | None:
+    """Return a message naming the first control or text-direction character in `text`, if any.
+
+    Control characters (C0, DEL, C1) corrupt logs, CSV exports and terminals, and PostgreSQL
+    refuses NUL; a name or description is one line, so line breaks and tabs are refused too.
+    """
+    for char in text:
+        code = f"U+{ord(char):04X}"
+        if unicodedata.category(char) == "Cc":
+            kind = CONTROL_NAMES.get(char, "control character")
+            return f"Remove the {kind} ({code}) from the {field}."
+        if char in BIDI_CONTROLS:
+            return f"Remove the invisible text-direction character ({code}) from the {field}."
+    return None
+
+
 def validate_key_input(
     name: str, scopes: list[str] | tuple[str, ...], description: str = ""
 ) -> tuple[str, tuple[str, ...], str]:
@@ -147,6 +172,8 @@ def validate_key_input(
             f"Keep the description to {DESCRIPTION_MAX_LENGTH} characters or fewer "
             f"(it has {len(description)})."
         ]
+    elif unsafe := unsafe_character_error(description, "description"):
+        errors["description"] = [unsafe]
     name = (name or "").strip()
     if not name:
         errors["name"] = ["Give the key a descriptive name."]
@@ -154,6 +181,8 @@ def validate_key_input(
         errors["name"] = [
             f"Keep the name to {NAME_MAX_LENGTH} characters or fewer (it has {len(name)})."
         ]
+    elif unsafe := unsafe_character_error(name, "name"):
+        errors["name"] = [unsafe]
     normalized: tuple[str, ...] = ()
     try:
         normalized = normalize_scopes(scopes)
@@ -184,6 +213,13 @@ def _lock_account(account: Account, user: User) -> tuple[Account, Membership | N
     return account, membership
 
 
+def _clean_allowlist(text: str) -> str:
+    try:
+        return normalize_allowlist(text)
+    except ValueError as error:
+        raise InvalidKeyInput({"allowed_ips": [str(error)]}) from error
+
+
 def _check_name_free(account: Account, name: str, *, ignore: list[int] | None = None) -> None:
     # The database's own case folding (as an index on lower(name) would use), so the rule is
     # the same on SQLite and PostgreSQL.
@@ -208,6 +244,7 @@ def _insert_key(
     environment: str,
     expires_at: datetime | None,
     lifetime: timedelta | None,
+    allowed_ips: str,
     now: datetime,
     creation_token: uuid.UUID | None = None,
 ) -> CreatedKey:
@@ -222,6 +259,7 @@ def _insert_key(
                 key_digest=key_digest(secret),
                 masked_key=masked_key(secret),
                 scopes=" ".join(scopes),
+                allowed_ips=allowed_ips,
                 created_at=now,
                 created_by=user,
                 expires_at=expires_at,
@@ -240,6 +278,7 @@ def _key_summary(api_key: ApiKey) -> dict[str, object]:
         "scopes": api_key.scope_list,
         "environment": api_key.environment,
         "expires_at": api_key.expires_at.isoformat() if api_key.expires_at else None,
+        "allowed_ips": api_key.allowed_ip_list,
     }
 
 
@@ -255,6 +294,7 @@ def create_key(
     environment: str = ApiKey.Environment.LIVE,
     expiration: str = DEFAULT_EXPIRATION,
     expires_on: date | None = None,
+    allowed_ips: str = "",
     creation_token: uuid.UUID | None = None,
     context: RequestContext | None = None,
 ) -> CreatedKey:
@@ -266,6 +306,7 @@ def create_key(
     name, normalized_scopes, description = validate_key_input(name, scopes, description)
     if environment not in ApiKey.Environment.values:
         raise InvalidKeyInput({"environment": ["Choose Live or Test."]})
+    allowed_ips = _clean_allowlist(allowed_ips)
     account, membership = _lock_account(account, user)
     if creation_token is not None:
         existing = ApiKey.objects.filter(creation_token=creation_token).first()
@@ -290,6 +331,7 @@ def create_key(
         environment=environment,
         expires_at=expiry.expires_at,
         lifetime=expiry.lifetime,
+        allowed_ips=allowed_ips,
         now=now,
         creation_token=creation_token,
     )
@@ -398,6 +440,7 @@ def roll_key(
         environment=key.environment,
         expires_at=expiry.expires_at,
         lifetime=expiry.lifetime,
+        allowed_ips=key.allowed_ips,
         now=now,
     )
     key.replaced_by = created.api_key
@@ -438,14 +481,18 @@ def edit_key(
     name: str,
     description: str,
     scopes: list[str] | tuple[str, ...],
+    allowed_ips: str | None = None,
     context: RequestContext | None = None,
 ) -> EditResult:
-    """Change a key's name, description and scopes (never its secret); record what changed.
+    """Change a key's name, description, scopes and IP allowlist (never its secret); record
+    what changed. `allowed_ips=None` leaves the allowlist as it is.
 
-    A scope removed is refused from the next request on: the middleware reads scopes with
-    the key on every request.
+    A scope removed (or an address no longer allowed) is refused from the next request on: the
+    middleware reads them with the key on every request.
     """
     name, normalized_scopes, description = validate_key_input(name, scopes, description)
+    if allowed_ips is not None:
+        allowed_ips = _clean_allowlist(allowed_ips)
     account, membership = _lock_account(key.account, user)
     key = ApiKey.objects.select_for_update().get(pk=key.pk, account=account)
     if membership is None or not membership.can_manage_keys:
@@ -453,6 +500,8 @@ def edit_key(
     if not key.is_active:
         raise KeyNotActive(key)
     new_values = {"name": name, "description": description, "scopes": " ".join(normalized_scopes)}
+    if allowed_ips is not None:
+        new_values["allowed_ips"] = allowed_ips
     changed = tuple(field for field, value in new_values.items() if getattr(key, field) != value)
     if not changed:
         return EditResult(api_key=key, changed=())
@@ -462,7 +511,7 @@ def edit_key(
     details: dict[str, object] = {"fields": list(changed)}
     for field in changed:
         old, new = getattr(key, field), new_values[field]
-        if field == "scopes":
+        if field in ("scopes", "allowed_ips"):
             old, new = old.split(), new.split()
         details[field] = {"old": old, "new": new}
     for field in changed:
@@ -518,3 +567,25 @@ def record_expirations(keys: list[ApiKey] | None = None, now: datetime | None = 
         if key.expiry_recorded_at is None and not key.is_revoked and key.is_expired(now)
     ]
     return sum(record_expiry(key=key, now=now) for key in pending)
+
+
+@transaction.atomic
+def revoke_leaked_key(*, key: ApiKey, url: str, source: str) -> bool:
+    """Revoke a key found in public, as the system; return whether it was active until now.
+
+    Writes one "leaked" event (not also a "revoked" one), which emails the account's owners and
+    admins. Whatever the account's standing: revoking only removes access. A key that already
+    stopped working (revoked or expired) is left as it is, with no event.
+    """
+    now = timezone.now()
+    updated = ApiKey.objects.active(now).filter(pk=key.pk).update(revoked_at=now, revoked_by=None)
+    if not updated:
+        return False
+    key.revoked_at, key.revoked_by = now, None
+    record_event(
+        api_key=key,
+        event_type=KeyEvent.Type.LEAKED,
+        user=None,
+        details={"url": url, "source": source},
+    )
+    return True

@@ -22,6 +22,7 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import Account, Membership, User
+from accounts.sudo import sudo_required
 from apikeys.events import RequestContext, event_summary
 from apikeys.expiry import CUSTOM, expires_in_words, successor_expiry
 from apikeys.forms import ActivityFilterForm, ApiKeyForm, EditKeyForm, KeyFieldsForm, RollKeyForm
@@ -73,6 +74,7 @@ def index(request: AccountRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@sudo_required
 @never_cache  # the form carries a one-time token, the reveal carries the secret
 @sensitive_variables("created", "context")  # never in an error report
 def create(request: AccountRequest) -> HttpResponse:
@@ -95,6 +97,7 @@ def create(request: AccountRequest) -> HttpResponse:
                 environment=form.cleaned_data["environment"],
                 expiration=form.cleaned_data["expiration"],
                 expires_on=form.cleaned_data["expires_on"],
+                allowed_ips=form.cleaned_data["allowed_ips"],
                 creation_token=form.cleaned_data["creation_token"],
                 context=RequestContext.from_request(request),
             )
@@ -119,6 +122,7 @@ def create(request: AccountRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@sudo_required
 @never_cache  # the reveal carries the secret
 @sensitive_variables("created")
 def roll(request: AccountRequest, pk: int) -> HttpResponse:
@@ -152,6 +156,7 @@ def roll(request: AccountRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@sudo_required
 def edit(request: AccountRequest, pk: int) -> HttpResponse:
     account = current_account(request)
     api_key = get_object_or_404(account.api_keys, pk=pk)
@@ -172,6 +177,7 @@ def edit(request: AccountRequest, pk: int) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
                 scopes=form.cleaned_data["scopes"],
+                allowed_ips=form.cleaned_data["allowed_ips"],
                 context=RequestContext.from_request(request),
             )
         except KeyActionRefused as refused:

@@ -1,16 +1,62 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import redis
+from django.contrib.auth import SESSION_KEY
 from django.test import Client
+from django.utils import timezone
+from pytest_django.fixtures import Settings
 
+from accounts.idle import LAST_SEEN_SESSION_KEY
 from accounts.models import Account, Membership
+from accounts.sudo import SUDO_SESSION_KEY
+from apikeys import ratelimit
 from tests.factories import AccountFactory, MembershipFactory
+from voice import validation
 
 # Playwright's sync API keeps an event loop running in the main thread; Django's ORM refuses
 # to run there unless told it is safe (it is: the loop is idle while Django runs).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhook hosts are looked up when saved; here no name resolves, so no test needs DNS.
+
+    tests/test_input_hardening.py injects the answers it tests.
+    """
+
+    def unresolvable(host: str, port: int, **kwargs: object) -> list:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(validation, "resolve", unresolvable)
+
+
+@pytest.fixture(autouse=True)
+def rate_limits(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ratelimit.RateLimits]:
+    """Fresh rate-limit state for every test; in Redis (when set) under the test's own prefix.
+
+    Accounts get a limit that tests sending bursts with one key never reach;
+    tests/test_ratelimit.py sets the limits it tests.
+    """
+    settings.API_RATE_LIMIT_DEFAULT = 100_000
+    prefix = f"voxkeys-test:{uuid.uuid4().hex}:"
+    monkeypatch.setattr(ratelimit, "limits", ratelimit.RateLimits.from_settings(prefix=prefix))
+    yield ratelimit.limits
+    if settings.REDIS_URL:
+        # The buckets expire by themselves; this only keeps a shared Redis tidy.
+        with contextlib.suppress(redis.RedisError), redis.Redis.from_url(settings.REDIS_URL) as r:
+            for name in r.scan_iter(match=f"{prefix}*", count=1000):
+                r.delete(name)
 
 
 @pytest.fixture
@@ -57,8 +103,23 @@ def other_owner() -> Membership:
     )
 
 
+class SignedInClient(Client):
+    """A member who signed in, and confirmed their password, just before each request.
+
+    Tests travel in time to test expiry and lists, not the idle timeout or sudo mode (those have
+    their own tests with a plain Client): whenever "now" is, this session is fresh.
+    """
+
+    def request(self, **request: Any) -> Any:
+        session = self.session
+        if SESSION_KEY in session:
+            session[SUDO_SESSION_KEY] = session[LAST_SEEN_SESSION_KEY] = timezone.now().timestamp()
+            session.save()
+        return super().request(**request)
+
+
 def client_for(membership: Membership) -> Client:
-    client = Client()
+    client = SignedInClient()
     client.force_login(membership.user)
     return client
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "axes",
     "accounts",
     "apikeys",
     "voice",
@@ -67,7 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "voxkeys.middleware.ContentSecurityPolicyMiddleware",
+    "voxkeys.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions, CSRF and auth: it strips cookies from /api/ requests so none of them can
     # authenticate or create a session there; elsewhere it costs one startswith().
@@ -76,11 +78,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before the idle timeout, which tells a signed-out member why.
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.IdleTimeoutMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.CurrentAccountMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "voxkeys.urls"
@@ -138,7 +144,11 @@ if REDIS_URL:
     }
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: it refuses a locked-out sign-in before any backend hashes a password.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -152,6 +162,52 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# Signing in and staying signed in (accounts/lockout.py, accounts/idle.py, accounts/sudo.py).
+# After LOGIN_FAILURE_LIMIT wrong passwords for one email from one IP address, or
+# LOGIN_IP_FAILURE_LIMIT for any emails from one address, with no pause of
+# LOGIN_LOCKOUT_MINUTES between them, signing in is refused for LOGIN_LOCKOUT_MINUTES.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 50)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+# A session unused this many seconds is signed out; SESSION_COOKIE_AGE (Django's two weeks)
+# stays the limit from signing in, however active the session.
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 7200)
+# Creating, rolling and editing API keys need the password typed in the last this many minutes.
+SUDO_MODE_MINUTES = env_int("SUDO_MODE_MINUTES", 15)
+if (
+    min(
+        LOGIN_FAILURE_LIMIT,
+        LOGIN_IP_FAILURE_LIMIT,
+        LOGIN_LOCKOUT_MINUTES,
+        SESSION_IDLE_TIMEOUT,
+        SUDO_MODE_MINUTES,
+    )
+    < 1
+):
+    sys.exit(
+        "VoxKeys: LOGIN_FAILURE_LIMIT, LOGIN_IP_FAILURE_LIMIT, LOGIN_LOCKOUT_MINUTES, "
+        "SESSION_IDLE_TIMEOUT and SUDO_MODE_MINUTES must be at least 1."
+    )
+
+# django-axes counts failures in the database (shared by every process and machine, and rolled
+# back with each test); accounts.lockout.LoginLockoutHandler adds the IP-wide limit.
+AXES_HANDLER = "accounts.lockout.LoginLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+# The window failures are counted in, and how long a lock lasts.
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+# Attempts refused during a lock are not counted, so a lock ends when its page says it will.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A member who got in is not one typo away from a lock for the rest of the window.
+AXES_RESET_ON_SUCCESS = True
+# Django's and the admin's login forms, and authenticate(), call the email "username".
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_username"
+AXES_CLIENT_IP_CALLABLE = "voxkeys.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# axes would add a row per successful sign-in, kept forever; nothing here reads them.
+AXES_DISABLE_ACCESS_LOG = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -188,6 +244,20 @@ APIKEY_LIMIT_DEFAULT = env_int("APIKEY_LIMIT_DEFAULT", 10)
 # header is ignored, as anyone can send it.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 API_RATE_LIMIT_DEFAULT = env_int("API_RATE_LIMIT_DEFAULT", 25)
+# Rate limits (apikeys/ratelimit.py, README "Rate limits"). Off only to measure what they cost.
+API_RATE_LIMIT_ENABLED = env_bool("API_RATE_LIMIT_ENABLED", True)
+# With Redis, the share of a key's per-second limit a process reserves at a time: more means
+# fewer Redis round trips and more possible overshoot (one slice per process).
+API_RATE_LIMIT_SLICE_PERCENT = env_int("API_RATE_LIMIT_SLICE_PERCENT", 10)
+API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 60)
+if not 1 <= API_RATE_LIMIT_SLICE_PERCENT <= 100 or API_AUTH_FAILURES_PER_MINUTE < 1:
+    sys.exit(
+        "VoxKeys: API_RATE_LIMIT_SLICE_PERCENT must be 1 to 100 and "
+        "API_AUTH_FAILURES_PER_MINUTE at least 1."
+    )
+# Where the secret scanner's public keys are (apikeys/secret_scanning.py): an https URL or a
+# file path. Empty: leaked-key reports are answered 404 not_configured.
+SECRET_SCANNING_PUBLIC_KEYS = os.environ.get("SECRET_SCANNING_PUBLIC_KEYS", "").strip()
 
 # Email: printed to the console in development, sent by SMTP in production (tests use locmem).
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (

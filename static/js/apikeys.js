@@ -5,8 +5,9 @@
   "use strict";
 
   var CONTENT_ID = "apikeys-dialog-content";
-  // Refusals (403), an already-used form (409) and form errors (422) are dialog content too.
-  var SWAPPABLE_STATUSES = [403, 409, 422];
+  // Refusals (403), an already-used form (409), form errors (422) and the sign-in lockout of the
+  // password confirmation (429) are dialog content too.
+  var SWAPPABLE_STATUSES = [403, 409, 422, 429];
   var KEYS_CHANGED = "keysChanged";
 
   var opener = null;

@@ -1,0 +1,133 @@
+"""Failed sign-in lockout: django-axes, plus a second, higher limit per IP address.
+
+axes counts failures in `AccessAttempt` rows, one per (email, IP, user agent), each holding its
+failures and the time of the latest. A request is locked while the failures it matches, among
+rows whose latest failure is under `LOGIN_LOCKOUT_MINUTES` old, reach the limit. axes compares
+every lockout parameter against one limit, so it locks (email, IP) pairs at
+`LOGIN_FAILURE_LIMIT`, and this handler adds the IP-wide limit, `LOGIN_IP_FAILURE_LIMIT`, over
+the same rows: one attacker trying many emails from one address is stopped too, while people
+behind a shared address are not locked out by one colleague's typos.
+
+Every authentication goes through `authenticate(request=...)` (the login forms, the admin's,
+the password confirmation of sudo mode), so axes' backend, first in AUTHENTICATION_BACKENDS,
+refuses a locked attempt before any backend hashes a password.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_username, get_cool_off
+from axes.models import AccessAttempt
+from axes.signals import user_locked_out
+from django.conf import settings
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """Return the email an attempt is counted against: emails are the same whatever their case."""
+    source = credentials if credentials else request.POST
+    username = source.get(settings.AXES_USERNAME_FORM_FIELD)
+    return username.strip().lower() if isinstance(username, str) else None
+
+
+class LoginLockoutHandler(AxesDatabaseHandler):
+    """axes' database handler, also locking an IP address over `LOGIN_IP_FAILURE_LIMIT`."""
+
+    def is_locked(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
+        return super().is_locked(request, credentials) or ip_is_over_limit(request)
+
+    def user_login_failed(
+        self,
+        sender: object,
+        credentials: dict[str, Any],
+        request: HttpRequest | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().user_login_failed(sender, credentials, request, **kwargs)
+        # The failure that reaches the IP-wide limit gets the lockout page at once, as the one
+        # reaching the per-email limit does in axes.
+        if request is not None and not request.axes_locked_out and ip_is_over_limit(request):
+            request.axes_locked_out = True
+            request.axes_credentials = credentials
+            user_locked_out.send(
+                "axes",
+                request=request,
+                username=get_client_username(request, credentials),
+                ip_address=request.axes_ip_address,
+            )
+
+
+def recent_attempts(request: HttpRequest) -> QuerySet[AccessAttempt]:
+    """Return the attempts from this request's IP address that still count."""
+    return AccessAttempt.objects.filter(
+        ip_address=request.axes_ip_address, attempt_time__gte=get_cool_off_threshold(request)
+    )
+
+
+def ip_is_over_limit(request: HttpRequest) -> bool:
+    failures = recent_attempts(request).aggregate(total=Sum("failures_since_start"))["total"]
+    return (failures or 0) >= settings.LOGIN_IP_FAILURE_LIMIT
+
+
+def release_time(attempts: QuerySet[AccessAttempt], limit: int) -> datetime | None:
+    """Return when these attempts stop reaching the limit, or None if they don't reach it.
+
+    Rows stop counting oldest first, so the lock holds until the oldest of the newest rows that
+    together reach the limit stops counting.
+    """
+    cool_off: timedelta = get_cool_off()
+    counted = 0
+    for attempt_time, failures in attempts.order_by("-attempt_time").values_list(
+        "attempt_time", "failures_since_start"
+    ):
+        counted += failures
+        if counted >= limit:
+            return attempt_time + cool_off
+    return None
+
+
+def locked_until(request: HttpRequest, credentials: dict[str, Any] | None) -> datetime:
+    """Return when this request's client may try to sign in again."""
+    attempts = recent_attempts(request)
+    releases = [
+        release_time(
+            attempts.filter(username=get_client_username(request, credentials)),
+            settings.LOGIN_FAILURE_LIMIT,
+        ),
+        release_time(attempts, settings.LOGIN_IP_FAILURE_LIMIT),
+    ]
+    # Nothing counted would mean the lock was lifted meanwhile: a full lockout period from now
+    # is then the latest it can end.
+    return max(
+        (release for release in releases if release is not None),
+        default=request.axes_attempt_time + get_cool_off(),
+    )
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None
+) -> HttpResponse:
+    """Render the lockout page (AXES_LOCKOUT_CALLABLE): 429, with when to try again.
+
+    It says nothing about the account: an unknown email gets the same page, at the same moment.
+    """
+    until = locked_until(request, credentials)
+    # A whole minute, rounded up: "try again after 10:15" must not be refused at 10:15:10.
+    retry_at = until.replace(second=0, microsecond=0)
+    if retry_at < until:
+        retry_at += timedelta(minutes=1)
+    template_name = "registration/locked_out.html"
+    if getattr(request, "htmx", False):
+        # The password confirmation of sudo mode asked in a dialog: the answer goes there.
+        template_name += "#dialog"
+    response = render(request, template_name, {"retry_at": retry_at}, status=429)
+    seconds = (until - request.axes_attempt_time).total_seconds()
+    response["Retry-After"] = str(max(1, math.ceil(seconds)))
+    return response
