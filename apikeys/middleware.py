@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,7 @@ import psycopg
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
-from django.db import InterfaceError, OperationalError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
@@ -34,8 +33,9 @@ from apikeys.keys import is_well_formed, key_digest
 from apikeys.models import ApiKey
 from apikeys.services import record_expiry
 from voxkeys.clientip import client_ip
-
-logger = logging.getLogger(__name__)
+from voxkeys.db.backends.postgresql.base import DeadlineConnection
+from voxkeys.db.errors import is_retryable
+from voxkeys.logs import report_database_outage
 
 # What authentication needs of the key, and the account's columns the views use (the rest of
 # the account stays deferred), fetched together in one indexed query.
@@ -114,6 +114,20 @@ class KeyLookup:
             return connection.make_debug_cursor(cursor)
         return connection.make_cursor(cursor)
 
+    def _run(
+        self, connection: BaseDatabaseWrapper, sql: str, digest: str
+    ) -> tuple[Any, ...] | None:
+        with self._cursor(connection) as cursor:
+            raw_connection = connection.connection
+            if isinstance(raw_connection, DeadlineConnection):
+                # Authentication gets a shorter deadline than pages' queries: set on the
+                # client, so it costs no round trip (a SET per request would double the cost).
+                with raw_connection.deadline(settings.API_AUTH_STATEMENT_TIMEOUT):
+                    cursor.execute(sql, (digest,))
+                    return cursor.fetchone()
+            cursor.execute(sql, (digest,))
+            return cursor.fetchone()
+
     def __call__(self, digest: str) -> tuple[Any, ...] | None:
         """Return the key's LOOKUP_FIELDS for `digest`, or None."""
         connection = connections[ApiKey.objects.db]
@@ -121,9 +135,20 @@ class KeyLookup:
         if compiled is None:
             compiled = self._compiled[connection.vendor] = self._compile(connection)
         sql, converters = compiled
-        with self._cursor(connection) as cursor:
-            cursor.execute(sql, (digest,))
-            row = cursor.fetchone()
+        try:
+            row = self._run(connection, sql, digest)
+        except DatabaseError as exc:
+            if (
+                connection.vendor != "postgresql"
+                or connection.in_atomic_block
+                or not is_retryable(exc)
+            ):
+                raise
+            # A migration changed a column this statement reads ("cached plan must not change
+            # result type", which repeats until the statement is dropped), or the connection
+            # died (database restart). A new connection has neither problem.
+            connection.close()
+            row = self._run(connection, sql, digest)
         if row is None:
             return None
         row = list(row)
@@ -306,8 +331,8 @@ class ApiKeyMiddleware:
             return https_required()
         try:
             result = authenticate(request)
-        except (OperationalError, InterfaceError):
-            logger.exception("API authentication failed: database unavailable")
+        except (OperationalError, InterfaceError) as exc:
+            report_database_outage(exc, request)
             return service_unavailable()
         if isinstance(result, HttpResponse):
             return result
@@ -325,7 +350,7 @@ class ApiKeyMiddleware:
         if isinstance(exception, Http404):
             return not_found()
         if isinstance(exception, (OperationalError, InterfaceError)):
-            logger.exception("API request failed: database unavailable", exc_info=exception)
+            report_database_outage(exception, request)
             return service_unavailable()
         # Anything else is a bug: Django logs it and handler500 answers in JSON.
         return None

@@ -44,6 +44,7 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
 ]
 PUBLIC_ENDPOINTS = [
     ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/health/ready"),
     ("GET", "/api/v1/openapi.json"),
     ("POST", "/api/v1/secret-scanning/reports"),  # signed by the scanner instead (README)
 ]

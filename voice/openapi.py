@@ -232,6 +232,14 @@ SCHEMAS: dict[str, Any] = {
         },
         ["status"],
     ),
+    "Ready": obj(
+        {
+            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "database": {"type": "string", "enum": ["ok", "unavailable"]},
+            "redis": {"type": "string", "enum": ["ok", "unavailable", "not configured"]},
+        },
+        ["status", "database", "redis"],
+    ),
     "Credits": obj(
         {
             "balance": {"type": "integer", "description": "Calling credits left."},
@@ -478,7 +486,26 @@ DOCUMENT: dict[str, Any] = {
         )
     ],
     "paths": {
-        "/health": {"get": operation("getHealth", "Is the API up?", ok("Health"), tag="Service")},
+        "/health": {
+            "get": operation(
+                "getHealth",
+                "Is the process up? (Liveness: no database query.)",
+                ok("Health"),
+                tag="Service",
+            )
+        },
+        "/health/ready": {
+            "get": operation(
+                "getReady",
+                "Can this server answer API requests? It runs the key lookup and pings Redis; "
+                "503 names what failed. For load balancers' routing decisions.",
+                {
+                    **ok("Ready"),
+                    **ok("Ready", "503", "The database or Redis is unavailable; retry."),
+                },
+                tag="Service",
+            )
+        },
         "/openapi.json": {
             "get": operation(
                 "getOpenApi",

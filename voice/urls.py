@@ -26,6 +26,7 @@ app_name = "api"
 
 urlpatterns = [
     path("health", views.health, name="health"),
+    path("health/ready", views.ready, name="ready"),
     path("openapi.json", views.openapi, name="openapi"),
     path("credits", views.credits, name="credits"),
     path("calls", views.calls, name="calls"),

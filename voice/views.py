@@ -6,11 +6,16 @@ live keys each see only their own world.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
-from django.db import transaction
+import redis
+from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from apikeys.api import (
     ApiError,
@@ -21,6 +26,7 @@ from apikeys.api import (
     requires_key,
     requires_scope,
 )
+from apikeys.middleware import find_key
 from voice.models import Call, Campaign, Contact, Webhook
 from voice.openapi import openapi_json
 from voice.pagination import paginate
@@ -41,8 +47,15 @@ from voice.validation import (
     validate_fields,
     validate_object,
 )
+from voxkeys.logs import report_database_outage
 
 Resource = TypeVar("Resource", Contact, Campaign, Call, Webhook)
+
+logger = logging.getLogger(__name__)
+# A well-formed digest no key has: readiness runs the real lookup and expects no row.
+NO_SUCH_DIGEST = "0" * 64
+# Seconds; a load balancer's check has its own timeout, typically 2 to 5 s.
+READY_REDIS_TIMEOUT = 1
 
 
 def resources(request: ApiRequest, model: type[Resource]) -> QuerySet[Resource]:
@@ -133,6 +146,45 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
 def get_health(request: HttpRequest) -> HttpResponse:
     # No database query: load balancers ask often, and this is the benchmark's baseline.
     return JsonResponse({"status": "ok", "service": "VoxPria API", "version": "v1"})
+
+
+@public
+def get_ready(request: HttpRequest) -> HttpResponse:
+    # What an API request needs: the key lookup itself (the prepared statement, on this
+    # worker's connection) and Redis when it is configured.
+    checks = {"database": database_status(request), "redis": redis_status()}
+    if "unavailable" in checks.values():
+        response = JsonResponse({"status": "unavailable", **checks}, status=503)
+        response["Retry-After"] = "5"
+        return response
+    return JsonResponse({"status": "ok", **checks})
+
+
+def database_status(request: HttpRequest) -> str:
+    try:
+        find_key(NO_SUCH_DIGEST)
+    except DatabaseError as exc:
+        # Load balancers ask every few seconds: counted with the outage, not logged each time.
+        report_database_outage(exc, request)
+        return "unavailable"
+    return "ok"
+
+
+def redis_status() -> str:
+    if not settings.REDIS_URL:
+        return "not configured"
+    try:
+        with redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=READY_REDIS_TIMEOUT,
+            socket_connect_timeout=READY_REDIS_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
+        ) as client:
+            client.ping()
+    except redis.RedisError:
+        logger.warning("Readiness check: Redis is unavailable", exc_info=True)
+        return "unavailable"
+    return "ok"
 
 
 @public
@@ -334,5 +386,6 @@ webhooks = api_route(GET=list_webhooks, POST=create_webhook)
 webhook = api_route(DELETE=delete_webhook)
 
 health = api_route(GET=get_health)
+ready = api_route(GET=get_ready)
 openapi = api_route(GET=get_openapi)
 credits = api_route(GET=get_credits)

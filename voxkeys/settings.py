@@ -68,9 +68,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it gives the request the id every log line carries, and times all the others.
+    "voxkeys.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "voxkeys.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that queries the database (sessions, auth, accounts): it turns their
+    # outage errors into a 503 page and repeats a GET that met a dead connection.
+    "voxkeys.middleware.DatabaseOutageMiddleware",
     # Before sessions, CSRF and auth: it strips cookies from /api/ requests so none of them can
     # authenticate or create a session there; elsewhere it costs one startswith().
     "apikeys.middleware.ApiKeyMiddleware",
@@ -119,7 +124,44 @@ DATABASES = {
         conn_health_checks=env_bool("CONN_HEALTH_CHECKS"),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+# How long to wait for the database before answering 503 (README "Configuration").
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+DATABASE_STATEMENT_TIMEOUT = env_int("DATABASE_STATEMENT_TIMEOUT", 5)
+DATABASE_QUERY_TIMEOUT = env_int("DATABASE_QUERY_TIMEOUT", DATABASE_STATEMENT_TIMEOUT + 1)
+API_AUTH_STATEMENT_TIMEOUT = env_int("API_AUTH_STATEMENT_TIMEOUT", 2)
+if (
+    min(
+        DATABASE_CONNECT_TIMEOUT,
+        DATABASE_STATEMENT_TIMEOUT,
+        DATABASE_QUERY_TIMEOUT,
+        API_AUTH_STATEMENT_TIMEOUT,
+    )
+    < 1
+):
+    sys.exit(
+        "VoxKeys: DATABASE_CONNECT_TIMEOUT, DATABASE_STATEMENT_TIMEOUT, DATABASE_QUERY_TIMEOUT "
+        "and API_AUTH_STATEMENT_TIMEOUT must be at least 1 (seconds)."
+    )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend plus a client-side deadline (voxkeys/db/backends/postgresql/base.py):
+    # a paused or unreachable server enforces none of the server-side limits below.
+    DATABASES["default"]["ENGINE"] = "voxkeys.db.backends.postgresql"
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": DATABASE_CONNECT_TIMEOUT,
+            # The server cancels a runaway query itself, and answers: the connection lives on.
+            "options": f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT * 1000}",
+            # Only for a server that cannot answer: so above the statement timeout.
+            "query_timeout": DATABASE_QUERY_TIMEOUT,
+            # A peer that vanished (host down, connection dropped by a firewall) is noticed on
+            # an idle connection within 30 + 3 * 10 s instead of the kernel's two hours.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
+    )
+if DATABASES["default"]["ENGINE"] == "voxkeys.db.backends.postgresql" and env_bool(
     "DATABASE_PREPARED_STATEMENTS", True
 ):
     # Lets the API's key lookup (apikeys/middleware.py) run as a prepared statement, planned
@@ -277,9 +319,30 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "VoxPria <no-reply@voxpria.com>"
 
+# Logs (voxkeys/logs.py, README "Logs"): `text` is the human format, `json` one object per line.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or "text"
+if LOG_FORMAT not in {"text", "json"}:
+    sys.exit(f"VoxKeys: LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+# An access line per request. On by default only with json: in text mode gunicorn's
+# --access-logfile (README "Production") or runserver already writes one.
+ACCESS_LOG = env_bool("ACCESS_LOG", LOG_FORMAT == "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"api_client_errors": {"()": "voxkeys.logs.ApiClientErrorFilter"}},
+    "formatters": {"json": {"()": "voxkeys.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # 4xx on /api/ are counted, not logged one by one (a credential-stuffing run is
+        # thousands a minute); pages' 4xx and all 5xx keep Django's line.
+        "django.request": {"filters": ["api_client_errors"]},
+        # ACCESS_LOG decides, whatever LOG_LEVEL says.
+        "voxkeys.access": {"level": "INFO"},
+    },
 }
