@@ -12,13 +12,14 @@ PORT ?= 8000
 # Drop the machine-wide pip notices about absent local mirrors; real errors still show.
 PIP_QUIET := { grep -v "^WARNING: Location '" || true; }
 
-.PHONY: help install install-dev chromium run test test-fast lint format bench clean
+.PHONY: help install install-dev chromium run test test-fast lint format bench scale-test clean
 
 help:
 	@echo "make run    install, migrate, seed the demo account and serve on http://$(HOST):$(PORT)"
 	@echo "make test   install the dev tools and Chromium, run the whole suite (browser tests included)"
 	@echo "make lint   ruff check and format check"
 	@echo "make bench  API throughput benchmark (see README)"
+	@echo "make scale-test  two servers on one PostgreSQL: revocation, key-limit race, load, faults (see README)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +76,10 @@ format: install-dev
 bench: install-dev
 	$(call debian_package,wrk,wrk,the load generator the benchmark drives the API with)
 	$(BIN)/python bench/api_throughput.py
+
+# Needs PostgreSQL: DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/voxkeys_scale.
+scale-test: install-dev
+	$(BIN)/python bench/scale_test.py
 
 clean:
 	rm -rf $(VENV) staticfiles .test-db-* db.sqlite3
