@@ -301,3 +301,47 @@ def test_a_host_resolving_to_any_address_that_is_not_public_is_refused(
     assert not any(address in message for address in DNS[host])
     assert lookups == [(host, 443)]
     assert not Webhook.objects.exists()
+
+
+@pytest.fixture
+def webhook_admin_client() -> Client:
+    client = Client()
+    client.force_login(UserFactory(email="root@voxkeys.test", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.mark.parametrize(
+    ("url", "events", "error"),
+    [
+        ("http://hooks.example.com/x", '["call.completed"]', "https URL"),
+        ("https://10.0.0.1/x", '["call.completed"]', "public"),
+        ("https://hooks.example.com:8080/x", '["call.completed"]', "443"),
+        ("https://hooks.example.com/x", '["call.exploded"]', "Unknown event"),
+    ],
+)
+def test_the_webhook_admin_applies_the_apis_rules(
+    webhook_admin_client: Client, account: Account, url: str, events: str, error: str
+) -> None:
+    response = webhook_admin_client.post(
+        "/admin/voice/webhook/add/",
+        {"account": account.pk, "livemode": "on", "url": url, "events": events},
+    )
+    assert response.status_code == 200
+    assert error in response.text
+    assert not Webhook.objects.exists()
+
+
+def test_the_webhook_admin_saves_a_good_webhook(
+    webhook_admin_client: Client, account: Account
+) -> None:
+    response = webhook_admin_client.post(
+        "/admin/voice/webhook/add/",
+        {
+            "account": account.pk,
+            "livemode": "on",
+            "url": "https://hooks.example.com/voxpria",
+            "events": '["contact.created", "call.completed"]',
+        },
+    )
+    assert response.status_code == 302
+    assert Webhook.objects.get().events == ["call.completed", "contact.created"]
