@@ -69,6 +69,7 @@ def api_error(
 ) -> JsonResponse:
     """Return the API's one error shape: {"error": {"code": ..., "message": ...}}."""
     response = JsonResponse({"error": {"code": code, "message": message, **extra}}, status=status)
+    response.api_error_code = code  # type: ignore[attr-defined]  # for apikeys.usage, unparsed
     for name, value in (headers or {}).items():
         response[name] = value
     return response

@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts.models import Account
-from apikeys import ratelimit
+from apikeys import ratelimit, usage
 from apikeys.allowlist import is_allowed
 from apikeys.api import (
     API_PREFIX,
@@ -302,6 +302,9 @@ class ApiKeyMiddleware:
             request.account = None
             request.rate_limit = None
         response = self.get_response(request)
+        if getattr(request, "api_key", None) is not None:
+            # In memory only; the counts reach the database in batches (apikeys/usage.py).
+            usage.record_response(request, response)
         # process_view decided for an authenticated key: its answer carries the key's limit,
         # whatever the view made of the request.
         decision: ratelimit.Decision | None = getattr(request, "rate_limit", None)

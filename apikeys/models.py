@@ -246,3 +246,67 @@ class ExpiryNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} notice for {self.api_key.name}"
+
+
+class KeyUsage(models.Model):
+    """How many requests a key made in one hour, by required scope and outcome.
+
+    Written only by apikeys.usage's batched flush (an upsert that adds to `requests`), never
+    per request.
+    """
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
+    hour = models.DateTimeField(help_text="The start of the hour (UTC).")
+    # The scope the endpoint required; empty for endpoints any key may call.
+    scope = models.CharField(max_length=40, blank=True)
+    status_class = models.PositiveSmallIntegerField(help_text="2, 4 or 5 (2xx, 4xx, 5xx).")
+    error_code = models.CharField(max_length=40, blank=True)
+    requests = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "hour", "scope", "status_class", "error_code"],
+                name="keyusage_one_row_per_bucket",
+            )
+        ]
+        indexes = [models.Index(fields=["api_key", "hour"], name="keyusage_key_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} {self.hour:%Y-%m-%d %H}h: {self.requests}"
+
+
+class KeyScopeUse(models.Model):
+    """When a key last used each scope (for "Permissions in use" and least-privilege hints)."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="scope_uses")
+    scope = models.CharField(max_length=40)
+    last_used_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "scope"], name="keyscopeuse_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} {self.scope}"
+
+
+class KeyClient(models.Model):
+    """One client address a key was used from; the flush keeps the 10 most recent per key."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="clients")
+    ip_address = models.GenericIPAddressField("IP address")
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    user_agent = models.CharField(max_length=200, blank=True)
+    requests = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "ip_address"], name="keyclient_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} {self.ip_address}"

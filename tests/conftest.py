@@ -17,7 +17,7 @@ from pytest_django.fixtures import Settings
 from accounts.idle import LAST_SEEN_SESSION_KEY
 from accounts.models import Account, Membership
 from accounts.sudo import SUDO_SESSION_KEY
-from apikeys import ratelimit
+from apikeys import ratelimit, usage
 from tests.factories import AccountFactory, MembershipFactory
 from voice import validation
 
@@ -57,6 +57,13 @@ def rate_limits(
         with contextlib.suppress(redis.RedisError), redis.Redis.from_url(settings.REDIS_URL) as r:
             for name in r.scan_iter(match=f"{prefix}*", count=1000):
                 r.delete(name)
+
+
+@pytest.fixture(autouse=True)
+def usage_recorder(monkeypatch: pytest.MonkeyPatch) -> usage.UsageRecorder:
+    """Fresh usage counters for every test, so none leak from one test into another's flush."""
+    monkeypatch.setattr(usage, "recorder", usage.UsageRecorder.from_settings())
+    return usage.recorder
 
 
 @pytest.fixture

@@ -292,6 +292,12 @@ API_RATE_LIMIT_ENABLED = env_bool("API_RATE_LIMIT_ENABLED", True)
 # fewer Redis round trips and more possible overshoot (one slice per process).
 API_RATE_LIMIT_SLICE_PERCENT = env_int("API_RATE_LIMIT_SLICE_PERCENT", 10)
 API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 60)
+# Usage counters (apikeys/usage.py, README "Usage"): kept per worker, written every this many
+# seconds or requests, whichever comes first; a batch also flushes at this many distinct entries.
+API_USAGE_FLUSH_SECONDS = env_int("API_USAGE_FLUSH_SECONDS", 10)
+API_USAGE_FLUSH_REQUESTS = env_int("API_USAGE_FLUSH_REQUESTS", 1000)
+API_USAGE_MAX_ENTRIES = env_int("API_USAGE_MAX_ENTRIES", 10_000)
+API_USAGE_RETENTION_DAYS = env_int("API_USAGE_RETENTION_DAYS", 90)
 if not 1 <= API_RATE_LIMIT_SLICE_PERCENT <= 100 or API_AUTH_FAILURES_PER_MINUTE < 1:
     sys.exit(
         "VoxKeys: API_RATE_LIMIT_SLICE_PERCENT must be 1 to 100 and "
