@@ -1,5 +1,5 @@
 """Settings → API Keys: the key list, the create and roll dialogs with the show-once reveal,
-editing, revoking and the activity log.
+editing, revoking, the activity log and each key's own page.
 
 Every dialog URL also renders as a whole page, so the flow works without JavaScript. The rules
 live in apikeys.services; these views only translate its answers into HTTP.
@@ -26,7 +26,9 @@ from accounts.sudo import sudo_required
 from apikeys.events import RequestContext, event_summary
 from apikeys.expiry import CUSTOM, expires_in_words, successor_expiry
 from apikeys.forms import ActivityFilterForm, ApiKeyForm, EditKeyForm, KeyFieldsForm, RollKeyForm
-from apikeys.models import ApiKey
+from apikeys.hints import attach_idle_scopes, hygiene, idle_scopes_for
+from apikeys.insight import daily_usage, scopes_in_use, usage_chart
+from apikeys.models import ApiKey, KeyEvent
 from apikeys.scopes import LEAST_PRIVILEGE_TIP, SCOPES
 from apikeys.services import (
     AlreadyRevoked,
@@ -50,6 +52,8 @@ KEYS_CHANGED_EVENT = "keysChanged"
 # The Step 6 check of the guide; the endpoint itself belongs to the API.
 VERIFY_PATH = "/api/v1/credits"
 EVENTS_PER_PAGE = 50
+KEY_PAGE_EVENTS = 20
+KEY_PAGE_CLIENTS = 10
 
 
 class AccountRequest(HttpRequest):
@@ -166,7 +170,12 @@ def edit(request: AccountRequest, pk: int) -> HttpResponse:
     if not api_key.is_active:
         return render_block(request, inactive_block(api_key))
     if request.method == "GET":
-        return render_edit_form(request, api_key, EditKeyForm.for_key(api_key))
+        form = EditKeyForm.for_key(api_key)
+        # A scope hint's Edit opens the form with that scope unticked; anything else is ignored.
+        remove_scope = request.GET.get("remove_scope")
+        if remove_scope in api_key.scope_list:
+            form.initial["scopes"] = [s for s in api_key.scope_list if s != remove_scope]
+        return render_edit_form(request, api_key, form)
 
     form = EditKeyForm(request.POST)
     if form.is_valid():
@@ -271,7 +280,10 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
     )
     counted = sum(1 for key in active_keys if key.replaced_by_id is None)
     can_manage = manage_block(request.user, account) is None
+    now = timezone.now()
+    attach_idle_scopes(active_keys, now)
     return {
+        "hygiene": hygiene(active_keys, now),
         "active_keys": active_keys,
         "inactive_keys": inactive_keys,
         "counted_keys": counted,
@@ -378,3 +390,27 @@ def successor_expiry_at(api_key: ApiKey) -> Any:
 
 def render_block(request: AccountRequest, block: Block) -> HttpResponse:
     return render_dialog(request, "apikeys/blocked.html", {"refusal": block}, status=403)
+
+
+@require_GET
+def detail(request: AccountRequest, pk: int) -> HttpResponse:
+    account = current_account(request)
+    # Looked up among this account's keys only: another account's key is a 404.
+    api_key = get_object_or_404(account.api_keys.select_related("created_by", "revoked_by"), pk=pk)
+    # Like the list, the page may be the first to see that the key expired.
+    record_expirations([api_key])
+    can_manage = api_key.is_active and manage_block(request.user, account) is None
+    events = KeyEvent.objects.for_key(api_key).select_related("actor")[:KEY_PAGE_EVENTS]
+    clients = list(api_key.clients.all()[:KEY_PAGE_CLIENTS])
+    context = {
+        "key": api_key,
+        "chart": usage_chart(daily_usage(api_key)),
+        "clients": clients,
+        "latest_client": clients[0] if clients else None,
+        "scope_uses": scopes_in_use(api_key),
+        "idle_scopes": idle_scopes_for(api_key),
+        "events": [(event, event_summary(event)) for event in events],
+        "can_manage": can_manage,
+        "can_roll": can_manage and account.in_good_standing,
+    }
+    return render(request, "apikeys/detail.html", context)

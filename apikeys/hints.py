@@ -1,0 +1,100 @@
+"""Hints no other key system gives: scopes a key never uses, and the keys that need a look.
+
+The thresholds live here and nowhere else. A scope counts as granted when the key was created:
+edit events record scope changes only as text, so the key's `created_at` is the one reliable
+date (a scope added later is judged from the key's creation, which may hint a little early).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from django.utils import timezone
+
+from apikeys.models import ApiKey, KeyScopeUse
+
+# A scope unused this long (and granted at least this long ago) is a candidate for removal.
+SCOPE_IDLE = timedelta(days=30)
+# The guide's advice: rotate every 90 days.
+ROLL_AFTER = timedelta(days=90)
+# A key unused this long (counted from creation if it never was) may no longer be needed.
+KEY_IDLE = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class ScopeHint:
+    scope: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.scope} has not been used in {SCOPE_IDLE.days} days. Remove it?"
+
+
+@dataclass
+class Hygiene:
+    """The active keys that need attention, by reason; empty when all is well."""
+
+    # For the summary's wording.
+    roll_after_days: ClassVar[int] = ROLL_AFTER.days
+    key_idle_days: ClassVar[int] = KEY_IDLE.days
+
+    old: list[ApiKey] = field(default_factory=list)
+    unused: list[ApiKey] = field(default_factory=list)
+    no_expiry: list[ApiKey] = field(default_factory=list)
+    unused_scopes: list[ApiKey] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.old or self.unused or self.no_expiry or self.unused_scopes)
+
+
+def scope_last_used(keys: Iterable[ApiKey]) -> dict[int, dict[str, datetime]]:
+    """Return when each key last used each scope, in one query."""
+    last_used: dict[int, dict[str, datetime]] = defaultdict(dict)
+    uses = KeyScopeUse.objects.filter(api_key__in=[key.pk for key in keys])
+    for api_key_id, scope, used_at in uses.values_list("api_key_id", "scope", "last_used_at"):
+        last_used[api_key_id][scope] = used_at
+    return last_used
+
+
+def idle_scopes(api_key: ApiKey, last_used: dict[str, datetime], now: datetime) -> list[ScopeHint]:
+    """Return the key's scopes granted and unused for SCOPE_IDLE, in the key's order."""
+    # A rolled key is on its way out (and can no longer be edited): its successor gets the hint.
+    if not api_key.is_active or api_key.replaced_by_id or now - api_key.created_at < SCOPE_IDLE:
+        return []
+    return [
+        ScopeHint(scope)
+        for scope in api_key.scope_list
+        if scope not in last_used or now - last_used[scope] >= SCOPE_IDLE
+    ]
+
+
+def idle_scopes_for(api_key: ApiKey, now: datetime | None = None) -> list[ScopeHint]:
+    """Return one key's idle scopes (for the key's own page)."""
+    return idle_scopes(api_key, scope_last_used([api_key])[api_key.pk], now or timezone.now())
+
+
+def attach_idle_scopes(keys: list[ApiKey], now: datetime) -> None:
+    """Set `idle_scopes` on each key, so the list's rows can show their hint."""
+    last_used = scope_last_used(keys) if keys else {}
+    for key in keys:
+        key.idle_scopes = idle_scopes(key, last_used.get(key.pk, {}), now)  # type: ignore[attr-defined]
+
+
+def hygiene(active_keys: list[ApiKey], now: datetime) -> Hygiene:
+    """Sort the keys that need attention by reason; call attach_idle_scopes first."""
+    summary = Hygiene()
+    # A rolled key is on its way out: its successor carries the advice.
+    for key in (key for key in active_keys if key.replaced_by_id is None):
+        if now - key.created_at >= ROLL_AFTER:
+            summary.old.append(key)
+        if now - (key.last_used_at or key.created_at) >= KEY_IDLE:
+            summary.unused.append(key)
+        if key.expires_at is None:
+            summary.no_expiry.append(key)
+        if key.idle_scopes:  # type: ignore[attr-defined]
+            summary.unused_scopes.append(key)
+    return summary

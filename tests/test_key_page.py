@@ -1,0 +1,225 @@
+"""A key's own page: who may see it, what it shows about the key's use, and read-only states."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains
+
+from accounts.models import Membership
+from apikeys.insight import daily_usage
+from apikeys.models import ApiKey, KeyClient, KeyScopeUse, KeyUsage
+from apikeys.services import create_key, revoke_key
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def new_key(membership: Membership, **fields: object) -> ApiKey:
+    fields.setdefault("scopes", ["calls:read", "calls:write", "contacts:read"])
+    return create_key(
+        account=membership.account, user=membership.user, name="CRM sync", **fields
+    ).api_key
+
+
+def page_text(response: HttpResponse) -> str:
+    """The page as a reader sees it: tags dropped, spaces (and no-break spaces) collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", "", response.content.decode()).split())
+
+
+def detail_url(api_key: ApiKey) -> str:
+    return reverse("apikeys:detail", args=[api_key.pk])
+
+
+def usage(api_key: ApiKey, hour: datetime, requests: int, status_class: int = 2) -> KeyUsage:
+    return KeyUsage.objects.create(
+        api_key=api_key,
+        hour=hour,
+        scope="calls:read",
+        status_class=status_class,
+        error_code="" if status_class == 2 else f"e{status_class}",
+        requests=requests,
+    )
+
+
+@pytest.mark.parametrize("role", ["owner", "admin_member"])
+def test_owners_and_admins_see_the_key_and_its_actions(
+    role: str, owner: Membership, request: pytest.FixtureRequest
+) -> None:
+    api_key = new_key(owner, description="Pushes contacts nightly")
+    response = client_for(request.getfixturevalue(role)).get(detail_url(api_key))
+    assertContains(response, "<h1>CRM sync</h1>", html=True)
+    assertContains(response, "Pushes contacts nightly")
+    assertContains(response, api_key.masked_key)
+    assertContains(response, "Expires in 90 days")
+    for action in ("Edit", "Roll", "Revoke"):
+        assertContains(
+            response,
+            f'{action}<span class="visually-hidden"> CRM sync</span>',
+        )
+
+
+def test_members_read_the_page_without_actions(owner: Membership, member: Membership) -> None:
+    api_key = new_key(owner)
+    response = client_for(member).get(detail_url(api_key))
+    assertContains(response, "<h1>CRM sync</h1>", html=True)
+    assertNotContains(response, reverse("apikeys:revoke", args=[api_key.pk]))
+    assertNotContains(response, reverse("apikeys:roll", args=[api_key.pk]))
+    assertNotContains(response, reverse("apikeys:edit", args=[api_key.pk]))
+
+
+def test_another_accounts_key_and_unknown_ids_are_not_found(
+    owner: Membership, other_owner: Membership
+) -> None:
+    api_key = new_key(other_owner)
+    client = client_for(owner)
+    assert client.get(detail_url(api_key)).status_code == 404
+    assert client.get(reverse("apikeys:detail", args=[999_999])).status_code == 404
+
+
+def test_a_revoked_key_keeps_a_read_only_page(owner: Membership) -> None:
+    api_key = new_key(owner)
+    revoke_key(key=api_key, user=owner.user)
+    response = client_for(owner).get(detail_url(api_key))
+    assertContains(response, "This key was revoked")
+    assertNotContains(response, reverse("apikeys:revoke", args=[api_key.pk]))
+    assertNotContains(response, reverse("apikeys:edit", args=[api_key.pk]))
+
+
+def test_an_expired_key_keeps_a_read_only_page(owner: Membership) -> None:
+    with time_machine.travel(NOW - timedelta(days=100), tick=False):
+        api_key = new_key(owner)
+    with time_machine.travel(NOW, tick=False):
+        response = client_for(owner).get(detail_url(api_key))
+    assertContains(response, "This key expired")
+    assertNotContains(response, reverse("apikeys:roll", args=[api_key.pk]))
+    assertNotContains(response, reverse("apikeys:revoke", args=[api_key.pk]))
+
+
+def test_the_chart_summarises_thirty_days_and_has_a_table(owner: Membership) -> None:
+    api_key = new_key(owner)
+    usage(api_key, NOW.replace(hour=9), 1_000)
+    usage(api_key, NOW.replace(hour=10), 200)
+    usage(api_key, NOW - timedelta(days=3), 24, status_class=4)
+    usage(api_key, NOW - timedelta(days=3), 12, status_class=5)
+    # Older than 30 days: not counted.
+    usage(api_key, NOW - timedelta(days=30), 5_000)
+    with time_machine.travel(NOW, tick=False):
+        response = client_for(owner).get(detail_url(api_key))
+    assertContains(response, "1,236 requests in the last 30 days, 3 % errors")
+    assertContains(response, 'role="img"')
+    assertContains(
+        response,
+        '<tr><th scope="row"><time datetime="2026-11-30">30 Nov 2026</time></th>'
+        "<td>1,200</td><td>0</td></tr>",
+        html=True,
+    )
+    assertContains(
+        response,
+        '<tr><th scope="row"><time datetime="2026-11-27">27 Nov 2026</time></th>'
+        "<td>36</td><td>36</td></tr>",
+        html=True,
+    )
+    assertContains(response, "Show as a table")
+
+
+def test_daily_usage_has_one_entry_per_day_oldest_first(owner: Membership) -> None:
+    api_key = new_key(owner)
+    usage(api_key, NOW - timedelta(days=29), 7, status_class=4)
+    days = daily_usage(api_key, now=NOW)
+    assert len(days) == 30
+    assert days[0].day == (NOW - timedelta(days=29)).date()
+    assert days[-1].day == NOW.date()
+    assert (days[0].requests, days[0].errors) == (7, 7)
+    assert sum(day.requests for day in days) == 7
+
+
+def test_a_key_never_used_says_so(owner: Membership) -> None:
+    response = client_for(owner).get(detail_url(new_key(owner)))
+    assertContains(response, "No requests yet")
+    assertNotContains(response, 'role="img"')
+    assertContains(response, "Never used")
+
+
+def test_clients_lists_the_ten_most_recent(owner: Membership) -> None:
+    api_key = new_key(owner)
+    for number in range(12):
+        KeyClient.objects.create(
+            api_key=api_key,
+            ip_address=f"203.0.113.{number + 1}",
+            first_seen=NOW - timedelta(days=5),
+            last_seen=NOW - timedelta(hours=12 - number),
+            user_agent=f"crm-sync/{number}",
+            requests=number * 10,
+        )
+    api_key.last_used_at = NOW - timedelta(hours=1)
+    api_key.save()
+    with time_machine.travel(NOW, tick=False):
+        response = client_for(owner).get(detail_url(api_key))
+    for number in range(2, 12):
+        assertContains(response, f"<code>203.0.113.{number + 1}</code>", html=True)
+    assertNotContains(response, "<code>203.0.113.1</code>", html=True)
+    assertNotContains(response, "<code>203.0.113.2</code>", html=True)
+    # The most recent client is named next to "Last used".
+    assertContains(response, "from 203.0.113.12 (crm-sync/11)")
+
+
+def test_permissions_in_use_say_when_each_scope_was_last_used(owner: Membership) -> None:
+    api_key = new_key(owner)
+    KeyScopeUse.objects.create(
+        api_key=api_key, scope="contacts:read", last_used_at=NOW - timedelta(hours=2)
+    )
+    with time_machine.travel(NOW, tick=False):
+        response = client_for(owner).get(detail_url(api_key))
+    text = page_text(response)
+    assert "calls:write: never used" in text
+    assert "contacts:read: 2 hours ago" in text
+
+
+def test_the_page_lists_the_keys_events_and_links_to_its_activity(owner: Membership) -> None:
+    api_key = new_key(owner)
+    response = client_for(owner).get(detail_url(api_key))
+    assertContains(response, "Created a live key with calls:read, calls:write, contacts:read")
+    assertContains(response, f'href="{reverse("apikeys:activity")}?key={api_key.pk}"')
+
+
+def test_the_list_links_each_name_to_its_page(owner: Membership, owner_client: Client) -> None:
+    api_key = new_key(owner)
+    revoked = create_key(
+        account=owner.account, user=owner.user, name="Old", scopes=["calls:read"]
+    ).api_key
+    revoke_key(key=revoked, user=owner.user)
+    response = owner_client.get(reverse("apikeys:index"))
+    assertContains(response, f'<a href="{detail_url(api_key)}">CRM sync</a>', html=True)
+    assertContains(response, f'<a href="{detail_url(revoked)}">Old</a>', html=True)
+
+
+def test_the_key_page_shows_least_privilege_hints(
+    owner_client: Client, owner: Membership, member_client: Client
+) -> None:
+    with time_machine.travel(timezone.now() - timedelta(days=40)):
+        created = create_key(
+            account=owner.account,
+            user=owner.user,
+            name="Old Key",
+            scopes=["calls:read", "calls:write"],
+            expiration="never",
+        )
+    KeyScopeUse.objects.create(
+        api_key=created.api_key, scope="calls:read", last_used_at=timezone.now()
+    )
+    url = reverse("apikeys:detail", args=[created.api_key.pk])
+    page = owner_client.get(url)
+    assertContains(page, "calls:write has not been used in 30 days. Remove it?")
+    assertNotContains(page, "calls:read has not been used")
+    assertContains(page, "?remove_scope=calls%3Awrite")
+    assertNotContains(member_client.get(url), "?remove_scope=")
