@@ -237,6 +237,7 @@ if (
 AXES_HANDLER = "accounts.lockout.LoginLockoutHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_VERBOSE = False  # no start-up banner in every command's output (cron mails)
 # The window failures are counted in, and how long a lock lasts.
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 # Attempts refused during a lock are not counted, so a lock ends when its page says it will.

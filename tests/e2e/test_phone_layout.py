@@ -1,8 +1,12 @@
-"""The signed-in pages at a 375 px phone width: nothing needs sideways scrolling."""
+"""The signed-in pages at phone and tablet widths: nothing needs sideways scrolling."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
+
+from apikeys.scopes import SCOPE_NAMES
+from apikeys.services import create_key
 
 PHONE = {"width": 375, "height": 740}
 
@@ -41,3 +45,24 @@ def test_phone_width_create_dialog_and_key_list_fit(page: Page, live_server, own
     reveal.get_by_role("button", name="Done").click()
     expect(page.get_by_role("region", name="Active keys")).to_contain_text("Phone")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+@pytest.mark.parametrize("width", [375, 768, 1024, 1280])
+def test_every_key_action_is_visible_without_sideways_scrolling(
+    page: Page, live_server, owner, login, width: int
+) -> None:
+    create_key(
+        account=owner.account,
+        user=owner.user,
+        name="CRM Connector – Salesforce",
+        description="crm-1 in eu-west, owned by sales engineering",
+        scopes=list(SCOPE_NAMES),
+        allowed_ips="203.0.113.0/24 198.51.100.7",
+    )
+    page.set_viewport_size({"width": width, "height": 900})
+    login(owner)
+    page.goto(f"{live_server.url}/settings/api-keys/")
+    for action in ("Edit", "Roll", "Revoke"):
+        button = page.get_by_role("button", name=f"{action} CRM Connector – Salesforce")
+        expect(button).to_be_in_viewport()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
