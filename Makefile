@@ -73,9 +73,12 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# PostgreSQL by default (the authentication cache needs it); DATABASE_URL=sqlite:///... for SQLite.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/voxkeys_bench
 bench: install-dev
 	$(call debian_package,wrk,wrk,the load generator the benchmark drives the API with)
-	$(BIN)/python bench/api_throughput.py
+	DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" $(BIN)/python bench/api_throughput.py
+	DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" $(BIN)/python bench/auth_cost.py
 
 # Needs PostgreSQL: DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/voxkeys_scale.
 scale-test: install-dev

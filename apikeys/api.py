@@ -299,15 +299,17 @@ def api_route(**handlers: View) -> View:
 # Last used --------------------------------------------------------------------------------------
 
 
-def record_key_use(key_id: int, last_used_at: datetime | None, now: datetime) -> None:
-    """Set the key's last_used_at to `now`, at most once per LAST_USED_RESOLUTION.
+def record_key_use(key_id: int, last_used_at: datetime | None, now: datetime) -> bool:
+    """Set the key's last_used_at to `now`, at most once per LAST_USED_RESOLUTION; return
+    whether it ran the UPDATE (the database's value is then at least `now - resolution`).
 
     The caller read `last_used_at` in its lookup, so inside the window this costs no query.
     Outside it, the conditional UPDATE lets only one of several concurrent workers write.
     """
     cutoff = now - LAST_USED_RESOLUTION
     if last_used_at is not None and last_used_at >= cutoff:
-        return
+        return False
     ApiKey.objects.filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff), pk=key_id
     ).update(last_used_at=now)
+    return True

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import InterfaceError, OperationalError, connections, router
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -29,12 +28,12 @@ from apikeys.api import (
     service_unavailable,
     unauthorized,
 )
+from apikeys.authcache import process_cache
 from apikeys.keys import is_well_formed, key_digest
 from apikeys.models import ApiKey
 from apikeys.services import record_expiry
 from voxkeys.clientip import client_ip
-from voxkeys.db.backends.postgresql.base import DeadlineConnection
-from voxkeys.db.errors import is_retryable
+from voxkeys.db.prepared import PreparedQuery
 from voxkeys.logs import report_database_outage
 
 # What authentication needs of the key, and the account's columns the views use (the rest of
@@ -59,106 +58,49 @@ LOOKUP_FIELDS: tuple[str, ...] = (
     "last_used_at",
     *(f"account__{name}" for name in ACCOUNT_FIELDS),
 )
-_DIGEST_PLACEHOLDER = "0" * 64
+# The authentication cache keeps the row without the balance, which changes with every call:
+# a view that shows it reads it (the account's field is deferred).
+CACHED_ACCOUNT_FIELDS = tuple(name for name in ACCOUNT_FIELDS if name != "credit_balance")
+_BALANCE = LOOKUP_FIELDS.index("account__credit_balance")
+_LAST_USED = LOOKUP_FIELDS.index("last_used_at")
+_ACCOUNT_ID = LOOKUP_FIELDS.index("account__id")
 
 
-class _PreparedCursor(psycopg.Cursor):  # type: ignore[type-arg]
-    """A server-side-binding cursor whose statements are prepared (PostgreSQL only)."""
-
-    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        kwargs.setdefault("prepare", True)
-        return super().execute(query, params, **kwargs)
+def _key_lookup(digest: str) -> QuerySet[ApiKey, tuple[Any, ...]]:
+    return ApiKey.objects.filter(key_digest=digest).order_by().values_list(*LOOKUP_FIELDS)[:1]
 
 
-class KeyLookup:
-    """The authentication query: built by the ORM once per database backend, then run as is.
-
-    Profiling showed that building and compiling the queryset cost several times more than
-    running it (see bench/README.md). The SQL and the value converters are the
-    ORM's own, so results match `ApiKey.objects.filter(...).values_list(...)` exactly
-    (tests/test_middleware.py checks that).
-    """
-
-    def __init__(self) -> None:
-        self._compiled: dict[str, tuple[str, dict[int, tuple[list[Any], Any]]]] = {}
-
-    def _compile(self, connection: BaseDatabaseWrapper) -> tuple[str, dict[int, Any]]:
-        queryset = (
-            ApiKey.objects.filter(key_digest=_DIGEST_PLACEHOLDER)
-            .order_by()
-            .values_list(*LOOKUP_FIELDS)[:1]
-        )
-        compiler = queryset.query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
-        if tuple(params) != (_DIGEST_PLACEHOLDER,):
-            raise ImproperlyConfigured(f"Unexpected parameters in the key lookup: {params!r}")
-        converters = compiler.get_converters([column for column, _, _ in compiler.select])
-        return sql, converters
-
-    @staticmethod
-    def _cursor(connection: BaseDatabaseWrapper) -> Any:
-        if connection.vendor != "postgresql":
-            return connection.cursor()
-        connection.close_if_health_check_failed()
-        connection.ensure_connection()
-        raw_connection = connection.connection
-        if raw_connection.prepare_threshold is None:
-            return connection.cursor()
-        # PostgreSQL, with prepared statements allowed (settings.py): the lookup is parsed and
-        # planned once per connection instead of on every request, which halves its cost.
-        # Only this statement: Django's own cursors bind client-side and never prepare.
-        # (Django's query log shows this statement's SQL as None: psycopg keeps no text.)
-        connection.validate_thread_sharing()
-        cursor = _PreparedCursor(raw_connection)
-        if connection.queries_logged:
-            return connection.make_debug_cursor(cursor)
-        return connection.make_cursor(cursor)
-
-    def _run(
-        self, connection: BaseDatabaseWrapper, sql: str, digest: str
-    ) -> tuple[Any, ...] | None:
-        with self._cursor(connection) as cursor:
-            raw_connection = connection.connection
-            if isinstance(raw_connection, DeadlineConnection):
-                # Authentication gets a shorter deadline than pages' queries: set on the
-                # client, so it costs no round trip (a SET per request would double the cost).
-                with raw_connection.deadline(settings.API_AUTH_STATEMENT_TIMEOUT):
-                    cursor.execute(sql, (digest,))
-                    return cursor.fetchone()
-            cursor.execute(sql, (digest,))
-            return cursor.fetchone()
-
-    def __call__(self, digest: str) -> tuple[Any, ...] | None:
-        """Return the key's LOOKUP_FIELDS for `digest`, or None."""
-        connection = connections[ApiKey.objects.db]
-        compiled = self._compiled.get(connection.vendor)
-        if compiled is None:
-            compiled = self._compiled[connection.vendor] = self._compile(connection)
-        sql, converters = compiled
-        try:
-            row = self._run(connection, sql, digest)
-        except DatabaseError as exc:
-            if (
-                connection.vendor != "postgresql"
-                or connection.in_atomic_block
-                or not is_retryable(exc)
-            ):
-                raise
-            # A migration changed a column this statement reads ("cached plan must not change
-            # result type", which repeats until the statement is dropped), or the connection
-            # died (database restart). A new connection has neither problem.
-            connection.close()
-            row = self._run(connection, sql, digest)
-        if row is None:
-            return None
-        row = list(row)
-        for index, (functions, expression) in converters.items():
-            for convert in functions:
-                row[index] = convert(row[index], expression, connection)
-        return tuple(row)
+# Authentication gets a shorter deadline than pages' queries (API_AUTH_STATEMENT_TIMEOUT).
+find_key = PreparedQuery(ApiKey, _key_lookup, "0" * 64, deadline="API_AUTH_STATEMENT_TIMEOUT")
 
 
-find_key = KeyLookup()
+def lookup_key(digest: str) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
+    """Return the key's lookup row and the account fields it holds, from this process's
+    cache when it can answer (PostgreSQL, API_KEY_CACHE), else from the database."""
+    connection = connections[router.db_for_write(ApiKey)]
+    # Inside a transaction the row must be what that transaction sees, not what has committed.
+    if not settings.API_KEY_CACHE or connection.in_atomic_block:
+        row = find_key(digest)
+        return None if row is None else (row, ACCOUNT_FIELDS)
+    cache = process_cache.get()
+    cached = cache.get(digest)
+    if cached is not None:
+        return cached, CACHED_ACCOUNT_FIELDS
+    generation = cache.generation()
+    row = find_key(digest)
+    if row is None:
+        return None
+    cache.put(digest, row[:_BALANCE] + row[_BALANCE + 1 :], row[_ACCOUNT_ID], generation)
+    return row, ACCOUNT_FIELDS
+
+
+def remember_key_use(digest: str, row: tuple[Any, ...], now: datetime) -> None:
+    """Record the key's use (a throttled write) and, when this process wrote it, keep its
+    cached row's last_used_at in step (the triggers do not announce last_used_at)."""
+    if record_key_use(row[0], row[_LAST_USED], now) and (cache := process_cache.current()):
+        cached = cache.get(digest)
+        if cached is not None:
+            cache.replace(digest, cached[:_LAST_USED] + (now,) + cached[_LAST_USED + 1 :])
 
 
 def authenticate(request: HttpRequest) -> tuple[AuthenticatedKey, Account] | HttpResponse:
@@ -186,13 +128,15 @@ def authenticate(request: HttpRequest) -> tuple[AuthenticatedKey, Account] | Htt
     wait = ratelimit.limits.auth_failures_retry_after(request)
     if wait is not None:
         return too_many_failures(wait)
-    row = find_key(key_digest(token))
-    if row is None:
+    digest = key_digest(token)
+    found = lookup_key(digest)
+    if found is None:
         ratelimit.limits.record_auth_failure(request)
         return unauthorized(
             "invalid_api_key",
             "This API key does not exist. Check that you copied it from the right account.",
         )
+    row, account_fields = found
     (
         key_id,
         scopes,
@@ -202,7 +146,7 @@ def authenticate(request: HttpRequest) -> tuple[AuthenticatedKey, Account] | Htt
         expiry_recorded_at,
         replaced_by_id,
         allowed_ips,
-        last_used_at,
+        _last_used_at,
         *account_values,
     ) = row
     if revoked_at is not None:
@@ -218,14 +162,14 @@ def authenticate(request: HttpRequest) -> tuple[AuthenticatedKey, Account] | Htt
             record_expiry(key=ApiKey.objects.get(pk=key_id), now=now)
         ratelimit.limits.record_auth_failure(request)
         return expired_api_key(expires_at, rolled=replaced_by_id is not None)
-    account = Account.from_db(ApiKey.objects.db, ACCOUNT_FIELDS, account_values)
+    account = Account.from_db(router.db_for_write(ApiKey), account_fields, account_values)
     if not account.in_good_standing:
         return account_suspended(account)
     if allowed_ips:
         ip = client_ip(request)
         if not is_allowed(allowed_ips, ip):
             return ip_not_allowed(ip)
-    record_key_use(key_id, last_used_at, now)
+    remember_key_use(digest, row, now)
     key = AuthenticatedKey(
         id=key_id,
         scopes=frozenset(scopes.split()),
@@ -288,6 +232,8 @@ class ApiKeyMiddleware:
     """
 
     header = "HTTP_AUTHORIZATION"
+    # A hook for bench/auth_off.py, the benchmark's control target (everything but this).
+    authenticate = staticmethod(authenticate)
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -333,7 +279,7 @@ class ApiKeyMiddleware:
         if settings.SECURE_SSL_REDIRECT and not request.is_secure():
             return https_required()
         try:
-            result = authenticate(request)
+            result = self.authenticate(request)
         except (OperationalError, InterfaceError) as exc:
             report_database_outage(exc, request)
             return service_unavailable()

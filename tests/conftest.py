@@ -17,7 +17,7 @@ from pytest_django.fixtures import Settings
 from accounts.idle import LAST_SEEN_SESSION_KEY
 from accounts.models import Account, Membership
 from accounts.sudo import SUDO_SESSION_KEY
-from apikeys import ratelimit, usage
+from apikeys import authcache, ratelimit, usage
 from tests.factories import AccountFactory, MembershipFactory
 from voice import validation
 
@@ -64,6 +64,14 @@ def usage_recorder(monkeypatch: pytest.MonkeyPatch) -> usage.UsageRecorder:
     """Fresh usage counters for every test, so none leak from one test into another's flush."""
     monkeypatch.setattr(usage, "recorder", usage.UsageRecorder.from_settings())
     return usage.recorder
+
+
+@pytest.fixture(autouse=True)
+def auth_cache() -> Iterator[None]:
+    """Every test starts without this process's authentication cache and its listener (they
+    start on first use, against the database of that moment)."""
+    yield
+    authcache.process_cache.stop()
 
 
 @pytest.fixture

@@ -199,14 +199,21 @@ def test_the_api_key_lookup_is_retried_after_a_restart(owner: Membership) -> Non
 @pytest.mark.django_db(transaction=True)
 def test_ready_runs_the_key_lookup(settings: Settings) -> None:
     settings.REDIS_URL = ""
+    settings.API_KEY_CACHE = False
     response = Client().get("/api/v1/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "not configured"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "not configured",
+        "auth_cache": "disabled",
+    }
 
 
 @pytest.mark.django_db(transaction=True)
 def test_ready_is_503_naming_the_database(database_down: None, settings: Settings) -> None:
     settings.REDIS_URL = ""
+    settings.API_KEY_CACHE = False
     response = Client().get("/api/v1/health/ready")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
@@ -214,15 +221,22 @@ def test_ready_is_503_naming_the_database(database_down: None, settings: Setting
         "status": "unavailable",
         "database": "unavailable",
         "redis": "not configured",
+        "auth_cache": "disabled",
     }
 
 
 @pytest.mark.django_db(transaction=True)
 def test_ready_is_503_naming_redis(settings: Settings) -> None:
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    settings.API_KEY_CACHE = False
     response = Client().get("/api/v1/health/ready")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "redis": "unavailable"}
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "ok",
+        "redis": "unavailable",
+        "auth_cache": "disabled",
+    }
 
 
 def test_health_needs_no_database() -> None:

@@ -237,8 +237,15 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["ok", "unavailable"]},
             "database": {"type": "string", "enum": ["ok", "unavailable"]},
             "redis": {"type": "string", "enum": ["ok", "unavailable", "not configured"]},
+            "auth_cache": {
+                "type": "string",
+                "enum": ["on", "off", "disabled"],
+                "description": "This worker's key cache: off while its listener is not in "
+                "touch with the database (authentication then queries it); not a readiness "
+                "condition.",
+            },
         },
-        ["status", "database", "redis"],
+        ["status", "database", "redis", "auth_cache"],
     ),
     "Credits": obj(
         {

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from apikeys import authcache
 from apikeys.api import (
     ApiError,
     ApiRequest,
@@ -30,7 +31,7 @@ from apikeys.middleware import find_key
 from voice.models import Call, Campaign, Contact, Webhook
 from voice.openapi import openapi_json
 from voice.pagination import paginate
-from voice.services import CALL_COST, InsufficientCredits, place_call
+from voice.services import CALL_COST, InsufficientCredits, credit_balance, place_call
 from voice.validation import (
     MAX_IMPORT,
     FieldErrors,
@@ -153,11 +154,13 @@ def get_ready(request: HttpRequest) -> HttpResponse:
     # What an API request needs: the key lookup itself (the prepared statement, on this
     # worker's connection) and Redis when it is configured.
     checks = {"database": database_status(request), "redis": redis_status()}
+    # Not a readiness condition: with the cache off, authentication queries the database.
+    cache = {"auth_cache": authcache.status()}
     if "unavailable" in checks.values():
-        response = JsonResponse({"status": "unavailable", **checks}, status=503)
+        response = JsonResponse({"status": "unavailable", **checks, **cache}, status=503)
         response["Retry-After"] = "5"
         return response
-    return JsonResponse({"status": "ok", **checks})
+    return JsonResponse({"status": "ok", **checks, **cache})
 
 
 def database_status(request: HttpRequest) -> str:
@@ -197,11 +200,13 @@ def get_openapi(request: HttpRequest) -> HttpResponse:
 
 @requires_key
 def get_credits(request: ApiRequest) -> HttpResponse:
-    # The account came with the key in the authentication query: no further query.
     account = request.account
+    balance = credit_balance(account)
+    if balance is None:  # the account was deleted since the key authenticated
+        return not_found()
     return JsonResponse(
         {
-            "balance": account.credit_balance,
+            "balance": balance,
             "account": account.name,
             "livemode": request.api_key.livemode,
         }

@@ -299,6 +299,18 @@ API_USAGE_FLUSH_SECONDS = env_int("API_USAGE_FLUSH_SECONDS", 10)
 API_USAGE_FLUSH_REQUESTS = env_int("API_USAGE_FLUSH_REQUESTS", 1000)
 API_USAGE_MAX_ENTRIES = env_int("API_USAGE_MAX_ENTRIES", 10_000)
 API_USAGE_RETENTION_DAYS = env_int("API_USAGE_RETENTION_DAYS", 90)
+# Authentication cache (apikeys/authcache.py, README "The authentication cache"): PostgreSQL
+# only, kept exact by LISTEN/NOTIFY. Entries per worker process, and their longest life (s).
+API_KEY_CACHE = env_bool("API_KEY_CACHE", True) and DATABASES["default"]["ENGINE"] == (
+    "voxkeys.db.backends.postgresql"
+)
+API_KEY_CACHE_SIZE = env_int("API_KEY_CACHE_SIZE", 10_000)
+API_KEY_CACHE_TTL = env_int("API_KEY_CACHE_TTL", 30)
+# A direct connection for the listener's LISTEN, when DATABASE_URL goes through a pooler in
+# transaction mode (where LISTEN does not work). Empty: DATABASE_URL's own connection settings.
+API_KEY_CACHE_LISTEN_URL = os.environ.get("API_KEY_CACHE_LISTEN_URL", "").strip()
+if API_KEY_CACHE_SIZE < 1 or API_KEY_CACHE_TTL < 1:
+    sys.exit("VoxKeys: API_KEY_CACHE_SIZE and API_KEY_CACHE_TTL must be at least 1.")
 if not 1 <= API_RATE_LIMIT_SLICE_PERCENT <= 100 or API_AUTH_FAILURES_PER_MINUTE < 1:
     sys.exit(
         "VoxKeys: API_RATE_LIMIT_SLICE_PERCENT must be 1 to 100 and "
