@@ -23,6 +23,8 @@ from apikeys.middleware import LOOKUP_FIELDS, authenticate, lookup_key
 from apikeys.models import ApiKey
 from apikeys.services import edit_key, revoke_key
 from tests.api_support import api_client, bearer, make_key
+from tests.private_postgres import is_available, private_postgres
+from voxkeys.db.backends.postgresql.base import DeadlineConnection
 
 CREDITS = "/api/v1/credits"
 postgresql_only = pytest.mark.skipif(
@@ -517,3 +519,36 @@ def test_the_balance_of_an_account_built_without_it_is_read_then(owner: Membersh
     assert credit_balance(cached) == 77
     gone = Account.from_db("default", CACHED_ACCOUNT_FIELDS, [10**9, *values[1:]])
     assert credit_balance(gone) is None
+
+
+@pytest.mark.skipif(not is_available(), reason="needs PostgreSQL's initdb (a private cluster)")
+def test_a_hung_database_turns_the_cache_off_within_the_bound() -> None:
+    """The listener's connection stays open but nothing answers (the database is paused): no
+    error ever arrives, so only the missing heartbeat can turn the cache off."""
+    with private_postgres() as (url, cluster):
+        cache = AuthCache(size=10, ttl=30)
+
+        def connect() -> psycopg.Connection[Any]:
+            connection = DeadlineConnection.connect(url, autocommit=True, connect_timeout=1)
+            connection.query_timeout = 2.0
+            return connection
+
+        listener = Listener(cache, connect=connect, heartbeat_interval=0.2)
+        listener.start()
+        try:
+            wait_for(cache.is_live, "the listener to connect")
+            assert cache.put("a", ("a",), 1, cache.generation())
+            cluster.pause()
+            paused = time.monotonic()
+            try:
+                wait_for(lambda: not cache.is_live(), "the cache to turn off", timeout=5)
+                off_after = time.monotonic() - paused
+                assert cache.get("a") is None
+            finally:
+                cluster.resume()
+            assert off_after <= 2.5 + 0.2 + 1.0  # the bound, one heartbeat, a busy machine
+            wait_for(cache.is_live, "the listener to come back", timeout=15)
+            assert cache.get("a") is None  # emptied on the way back
+        finally:
+            listener.stop()
+            listener.join(timeout=5)
