@@ -77,6 +77,9 @@ class AuthCache:
         self.clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # Account id -> digests of its cached keys: an account's notification evicts them
+        # without a scan (a migration may update every account).
+        self._by_account: dict[int, set[str]] = {}
         self._generation = 0
         # When the listener last heard from the database (clock()), None while it is not
         # connected and listening.
@@ -97,7 +100,7 @@ class AuthCache:
             if entry is None:
                 return None
             if self.clock() - entry.filled_at > self.ttl:
-                del self._entries[digest]
+                self._remove(digest)
                 return None
             self._entries.move_to_end(digest)
             return entry.row
@@ -114,11 +117,26 @@ class AuthCache:
         with self._lock:
             if generation != self._generation:
                 return False
+            self._remove(digest)
             self._entries[digest] = _Entry(row, account_id, self.clock())
-            self._entries.move_to_end(digest)
+            self._by_account.setdefault(account_id, set()).add(digest)
             while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+                self._remove(next(iter(self._entries)))
             return True
+
+    def _remove(self, digest: str) -> None:
+        """Drop one entry (the caller holds the lock)."""
+        entry = self._entries.pop(digest, None)
+        if entry is None:
+            return
+        digests = self._by_account[entry.account_id]
+        digests.discard(digest)
+        if not digests:
+            del self._by_account[entry.account_id]
+
+    def _clear(self) -> None:
+        self._entries.clear()
+        self._by_account.clear()
 
     def replace(self, digest: str, row: Row) -> None:
         """Update a cached row in place: for what this process itself wrote (last_used_at),
@@ -139,21 +157,20 @@ class AuthCache:
         with self._lock:
             self._generation += 1
             if kind == "key":
-                self._entries.pop(value, None)
+                self._remove(value)
             elif kind == "account" and value.isdigit():
-                account_id = int(value)
-                for digest in [d for d, e in self._entries.items() if e.account_id == account_id]:
-                    del self._entries[digest]
+                for digest in list(self._by_account.get(int(value), ())):
+                    self._remove(digest)
             else:
                 # `all` (a TRUNCATE), or a payload this version does not know: drop everything.
-                self._entries.clear()
+                self._clear()
 
     def listening(self) -> None:
         """The listener has (re)connected and is listening: start from an empty cache, since
         any notification sent while it was away is lost."""
         with self._lock:
             self._generation += 1
-            self._entries.clear()
+            self._clear()
             self._heard_at = self.clock()
 
     def heard(self) -> None:
@@ -167,7 +184,7 @@ class AuthCache:
         with self._lock:
             self._heard_at = None
             self._generation += 1
-            self._entries.clear()
+            self._clear()
 
 
 def listen_connection() -> psycopg.Connection[Any]:

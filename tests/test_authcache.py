@@ -138,6 +138,21 @@ def test_notifications_evict_what_they_name(payload: str, left: set[str]) -> Non
     assert {d for d in "abc" if cache.get(d) is not None} == left
 
 
+def test_the_account_index_follows_every_way_out() -> None:
+    cache, clock = live_cache(size=2, ttl=30)
+    fill(cache, "a", account_id=7)
+    fill(cache, "b", account_id=7)
+    fill(cache, "c", account_id=8)  # a, the least recently used, goes
+    cache.invalidate("key:b")
+    assert cache._by_account == {8: {"c"}}
+    cache.put("c", ("c", 9), 9, cache.generation())  # the same key, now in another account
+    assert cache._by_account == {9: {"c"}}
+    clock.now += 31
+    cache.heard()
+    assert cache.get("c") is None  # too old
+    assert cache._by_account == {}
+
+
 def test_replace_updates_only_an_entry_that_is_there() -> None:
     cache, _ = live_cache()
     fill(cache, "a")
