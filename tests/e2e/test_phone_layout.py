@@ -15,19 +15,6 @@ def fits_horizontally(page: Page, selector: str) -> bool:
     return page.eval_on_selector(selector, "el => el.scrollWidth <= el.clientWidth")
 
 
-def test_phone_width_menu_opens_the_sidebar(page: Page, live_server, owner, login) -> None:
-    page.set_viewport_size(PHONE)
-    login(owner)
-    nav_link = page.get_by_role("link", name="API Keys", exact=True)
-    expect(nav_link).to_be_hidden()
-    menu = page.get_by_role("button", name="Menu")
-    menu.click()
-    expect(menu).to_have_attribute("aria-expanded", "true")
-    nav_link.click()
-    expect(page).to_have_url(f"{live_server.url}/settings/api-keys/")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
-
-
 def test_phone_width_create_dialog_and_key_list_fit(page: Page, live_server, owner, login) -> None:
     page.set_viewport_size(PHONE)
     login(owner)
