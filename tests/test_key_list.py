@@ -49,7 +49,7 @@ def test_every_value_of_an_active_key_is_labelled(owner_client: Client, owner: M
     response = get_list(owner_client, owner)
     assert row_text(response, "CRM Connector") == (
         f"CRM Connector {key.masked_key} Scopes calls:read Created 2 days ago by owner@acme.test "
-        "Expires in 88 days Last used 3 hours ago "
+        "Expiry Expires in 88 days Last used 3 hours ago "
         "Edit CRM Connector Roll CRM Connector Revoke CRM Connector"
     )
 
