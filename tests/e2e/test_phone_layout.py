@@ -38,7 +38,8 @@ def test_phone_width_create_dialog_and_key_list_fit(page: Page, live_server, own
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
-WIDTHS = [320, 375, 768, 1024, 1280, 1920]
+# 1440: the narrowest common window where the key list is a table.
+WIDTHS = [320, 375, 768, 1024, 1280, 1440, 1920]
 LONG_NAME = "CRM Connector – Salesforce production, EU region, owned by sales engineering"
 
 # Text nodes in `root` holding a word (letters only) laid out over more than one line.
@@ -124,6 +125,10 @@ def test_every_page_fits_and_every_action_is_reachable(
     active = page.get_by_role("region", name="Active keys")
     # Table or cards, every value keeps its label in sight: a column header or its own.
     expect(active.get_by_text("Last used", exact=True).filter(visible=True).first).to_be_visible()
+    # Wide windows get the table (with its column headers), the rest labelled cards.
+    expect(active.get_by_role("columnheader", name="Last used")).to_be_visible(
+        visible=width >= 1440
+    )
     for key_name in (LONG_NAME, "Staging"):
         for action in ("Edit", "Roll", "Revoke"):
             assert_clickable(page, page.get_by_role("button", name=f"{action} {key_name}"), width)
