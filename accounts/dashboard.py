@@ -22,7 +22,7 @@ class Dashboard:
 
 
 def dashboard_for(membership: Membership) -> Dashboard:
-    """Gather the account's figures for the member's dashboard, in four queries."""
+    """Gather the account's figures for the member's dashboard, in two queries."""
     account = membership.account
     # Counted as the key limit counts them, so the figure matches "3 of 10 keys" on API Keys.
     key_count = account.api_keys.counted_against_limit().count()

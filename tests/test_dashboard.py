@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from pytest_django.asserts import assertContains
 
-from accounts.dashboard import RECENT_EVENTS
+from accounts.dashboard import RECENT_EVENTS, dashboard_for
 from accounts.models import Account, Membership, User
 from apikeys.services import create_key, edit_key, revoke_key
 from tests.conftest import client_for
@@ -96,3 +96,17 @@ def test_a_full_account_says_so(owner: Membership, owner_client: Client) -> None
     new_key(owner, "Only")
     text = text_of(owner_client.get("/"))
     assert "Key limit reached. This account uses 1 of 1 keys." in text
+
+
+def test_the_figures_cost_two_queries_however_many_events(
+    owner: Membership,
+    django_assert_num_queries,  # noqa: ANN001
+) -> None:
+    for n in range(8):
+        new_key(owner, f"Key {n}")
+    with django_assert_num_queries(2):
+        dashboard = dashboard_for(owner)
+    assert dashboard.key_count == 8
+    assert [event.api_key.name for event, _ in dashboard.recent_events] == [
+        f"Key {n}" for n in range(7, 7 - RECENT_EVENTS, -1)
+    ]
