@@ -150,6 +150,20 @@ def test_a_key_never_used_says_so(owner: Membership) -> None:
     assertContains(response, "Never used")
 
 
+def test_times_read_in_words_for_a_week_then_as_dates(owner: Membership) -> None:
+    with time_machine.travel(NOW - timedelta(days=9), tick=False):
+        api_key = new_key(owner)
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=NOW - timedelta(seconds=20))
+    KeyScopeUse.objects.create(
+        api_key=api_key, scope="calls:read", last_used_at=NOW - timedelta(days=2)
+    )
+    with time_machine.travel(NOW, tick=False):
+        text = page_text(client_for(owner).get(detail_url(api_key)))
+    assert "Created21 Nov 2026 by owner@acme.test" in text
+    assert "Last usedJust now" in text
+    assert "calls:read: 2 days ago" in text
+
+
 def test_clients_lists_the_ten_most_recent(owner: Membership) -> None:
     api_key = new_key(owner)
     for number in range(12):
