@@ -305,6 +305,40 @@ def test_errors_show_next_to_their_fields(owner_client: Client, headers: dict) -
     assert ApiKey.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("overrides", "field", "error_id", "message"),
+    [
+        ({"name": "x" * 101}, "name", "id_name_error", "Keep the name to 100 characters"),
+        ({"description": "Main\tApp"}, "description", "id_description_error", "Remove the tab"),
+        ({"allowed_ips": "999.1.1.1"}, "allowed_ips", "id_allowed_ips_error", "Not an IP address"),
+        (
+            {"expiration": "custom", "expires_on": "2001-01-01"},
+            "expiration",
+            "expiration-error",
+            "Pick a date from tomorrow on.",
+        ),
+    ],
+    ids=["name", "description", "allowed_ips", "expiration"],
+)
+def test_a_field_in_error_is_marked_and_points_at_its_message(
+    owner_client: Client, overrides: dict, field: str, error_id: str, message: str
+) -> None:
+    response = owner_client.post(CREATE, form_data(**overrides), headers=HTMX)
+    assert response.status_code == 422
+    content = html.unescape(response.content.decode())
+    # The wrapper is marked (the red border, which static/js/apikeys.js removes with the message
+    # once the field changes); the control is invalid and described by the message, there.
+    wrapper = re.search(rf'<div class="field field--error">\s*<label for="id_{field}"', content)
+    assert wrapper, f"{field} is not marked in error"
+    control = re.search(rf'<(input|textarea|select)[^>]*name="{field}"[^>]*>', content).group()
+    assert 'aria-invalid="true"' in control
+    assert re.search(rf'aria-describedby="[^"]*\b{error_id}\b', control)
+    assert re.search(rf'<p class="field__error" id="{error_id}">{re.escape(message)}', content)
+    ids = set(re.findall(r' id="([^"]+)"', content))
+    for described_by in re.findall(r'aria-describedby="([^"]+)"', content):
+        assert set(described_by.split()) <= ids, described_by
+
+
 def test_too_long_and_duplicate_names_are_refused(owner_client: Client, owner: Membership) -> None:
     response = owner_client.post(CREATE, form_data(name="x" * 101))
     assertContains(response, "Keep the name to 100 characters or fewer", status_code=422)

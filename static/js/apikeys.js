@@ -1,4 +1,5 @@
-// Settings -> API Keys: the create/revoke dialog, the live scope review, Copy and the copy guard.
+// Settings -> API Keys: the create/revoke dialog, the live scope review, Copy, and the guard that
+// asks before an uncopied key or a half-filled form is closed.
 // htmx fetches each dialog's content into #apikeys-dialog-content; this file opens, focuses and
 // closes the native <dialog> around it. No inline scripts: the CSP allows only 'self'.
 (function () {
@@ -56,32 +57,67 @@
     focusInitial(evt.target);
   });
 
-  // ----- Closing, with the guard that keeps an uncopied key from vanishing by accident.
+  // ----- Closing, with the guard that asks first: before an uncopied key vanishes, or what was
+  // typed into the create form.
+
+  var guardReturn = null;
 
   function reveal() {
     var box = content();
     return box && box.querySelector("[data-reveal]");
   }
 
+  function selectChanged(select) {
+    // With no option marked selected, the browser starts on the first one.
+    var initial = 0;
+    for (var i = 0; i < select.options.length; i++) {
+      if (select.options[i].defaultSelected) { initial = i; break; }
+    }
+    return select.selectedIndex !== initial;
+  }
+
+  function hasChanges(form) {
+    if (form.hasAttribute("data-has-input")) return true;
+    return Array.prototype.some.call(form.elements, function (element) {
+      if (element.type === "checkbox" || element.type === "radio") return element.checked !== element.defaultChecked;
+      if (element.tagName === "SELECT") return selectChanged(element);
+      if (element.tagName === "TEXTAREA" || (element.tagName === "INPUT" && element.type !== "hidden")) {
+        return element.value !== element.defaultValue;
+      }
+      return false;
+    });
+  }
+
   function needsGuard() {
     var shown = reveal();
-    return Boolean(shown) && shown.getAttribute("data-copied") !== "true";
+    if (shown) return shown.getAttribute("data-copied") !== "true";
+    var form = content() && content().querySelector("[data-confirm-discard]");
+    return Boolean(form) && hasChanges(form);
   }
 
   function setGuard(visible) {
-    var shown = reveal();
-    shown.querySelector("[data-close-guard]").hidden = !visible;
-    shown.querySelector("[data-reveal-actions]").hidden = visible;
+    var box = content();
+    box.querySelector("[data-close-guard]").hidden = !visible;
+    box.querySelector("[data-dialog-actions]").hidden = visible;
     if (visible) {
-      shown.querySelector("[data-guard-back]").focus();
+      guardReturn = document.activeElement;
+      box.querySelector("[data-guard-back]").focus();
+      return;
+    }
+    // Back to the field the person was in; the reveal goes back to its Copy button.
+    var target = guardReturn;
+    guardReturn = null;
+    if (reveal() || !target || !box.contains(target) || target.closest("[data-dialog-close]")) {
+      focusInitial(box);
     } else {
-      focusInitial(shown);
+      target.focus();
     }
   }
 
   function guardVisible() {
-    var shown = reveal();
-    return Boolean(shown) && !shown.querySelector("[data-close-guard]").hidden;
+    var box = content();
+    var guard = box && box.querySelector("[data-close-guard]");
+    return Boolean(guard) && !guard.hidden;
   }
 
   function requestClose() {
@@ -123,6 +159,7 @@
     var refresh = Boolean(box.querySelector("[data-refresh-on-close]"));
     // Drop the dialog's content, and with it the secret, as soon as the dialog is gone.
     box.innerHTML = "";
+    guardReturn = null;
     if (opener && opener.isConnected) opener.focus();
     opener = null;
     if (refresh) htmx.trigger(document.body, KEYS_CHANGED);
@@ -163,6 +200,33 @@
   document.addEventListener("copy", function (evt) {
     if (evt.target && evt.target.closest && evt.target.closest("[data-reveal]")) markCopied(evt.target);
   });
+
+  // ----- A server error goes as soon as its field changes: the message, the red border, and
+  // the ARIA that pointed at them. (The classes are the state the server rendered.)
+
+  function clearServerError(control) {
+    var field = control.closest && control.closest(".field--error");
+    if (!field) return;
+    field.classList.remove("field--error");
+    field.querySelectorAll(".field__error").forEach(function (message) {
+      field.querySelectorAll("[aria-describedby]").forEach(function (element) {
+        var ids = element.getAttribute("aria-describedby").split(" ").filter(function (id) {
+          return id && id !== message.id;
+        });
+        if (ids.length) {
+          element.setAttribute("aria-describedby", ids.join(" "));
+        } else {
+          element.removeAttribute("aria-describedby");
+        }
+      });
+      message.remove();
+    });
+    field.querySelectorAll('[aria-invalid="true"]').forEach(function (element) {
+      element.removeAttribute("aria-invalid");
+    });
+  }
+
+  document.addEventListener("input", function (evt) { clearServerError(evt.target); });
 
   // ----- The plain-words review follows the ticked scopes.
 
@@ -208,6 +272,7 @@
 
   document.addEventListener("change", function (evt) {
     if (!evt.target.matches) return;
+    clearServerError(evt.target);
     if (evt.target.matches("[data-scope-checkbox]")) updateReview(evt.target.form);
     if (evt.target.matches("[data-expiration], [data-custom-date] input")) updateExpiry(evt.target.form);
   });
