@@ -49,11 +49,10 @@ from apikeys.services import (
     roll_block,
     roll_key,
 )
+from apikeys.verify import VERIFY_PATH, verify_snippets
 
 # The page reloads its key list (and shows the new message) when this event reaches <body>.
 KEYS_CHANGED_EVENT = "keysChanged"
-# The Step 6 check of the guide; the endpoint itself belongs to the API.
-VERIFY_PATH = "/api/v1/credits"
 EVENTS_PER_PAGE = 50
 KEY_PAGE_EVENTS = 20
 KEY_PAGE_CLIENTS = 10
@@ -317,15 +316,6 @@ def old_key_fate(api_key: ApiKey) -> str:
     return f"The old key keeps working until {api_key.expires_at:%-d %B %Y, %H:%M} UTC."
 
 
-def curl_command(request: HttpRequest, secret: str) -> str:
-    url = request.build_absolute_uri(VERIFY_PATH)
-    return (
-        f'curl -X GET "{url}" \\\n'
-        f'  -H "Authorization: Bearer {secret}" \\\n'
-        '  -H "Content-Type: application/json"'
-    )
-
-
 def render_dialog(
     request: AccountRequest, template_name: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
@@ -342,7 +332,7 @@ def render_reveal(
     context = {
         "api_key": api_key,
         "secret": secret,
-        "curl_command": curl_command(request, secret),
+        "verify_snippets": verify_snippets(request.build_absolute_uri(VERIFY_PATH), secret),
         "expires_in_words": expires_in_words(api_key.expires_at),
         "rolled_from": rolled_from,
     }

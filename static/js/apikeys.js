@@ -1,5 +1,5 @@
-// Settings -> API Keys: the create/revoke dialog, the live scope review, Copy, and the guard that
-// asks before an uncopied key or a half-filled form is closed.
+// Settings -> API Keys: the create/revoke dialog, the live scope review, Copy, the reveal's tabs,
+// and the guard that asks before an uncopied key or a half-filled form is closed.
 // htmx fetches each dialog's content into #apikeys-dialog-content; this file opens, focuses and
 // closes the native <dialog> around it. No inline scripts: the CSP allows only 'self'.
 (function () {
@@ -22,7 +22,46 @@
     root.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
     // Without JavaScript the date field is always there; with it, only for "Custom date".
     root.querySelectorAll("[data-initially-hidden]").forEach(function (element) { element.hidden = true; });
+    root.querySelectorAll("[data-tablist]").forEach(enhanceTabs);
   }
+
+  // ----- Tabs (the reveal's Verify it works): the WAI-ARIA tabs pattern, activated on focus.
+  // Without JavaScript the tab list stays hidden and every panel shows, under its own title.
+
+  function selectTab(tab, focus) {
+    var list = tab.closest("[data-tablist]");
+    list.querySelectorAll('[role="tab"]').forEach(function (other) {
+      var selected = other === tab;
+      other.setAttribute("aria-selected", selected ? "true" : "false");
+      other.tabIndex = selected ? 0 : -1;
+      document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
+    });
+    if (focus) tab.focus();
+  }
+
+  function enhanceTabs(list) {
+    list.hidden = false;
+    list.parentElement.querySelectorAll("[data-tab-title]").forEach(function (title) { title.hidden = true; });
+    selectTab(list.querySelector('[aria-selected="true"]'), false);
+  }
+
+  function onTabKey(evt) {
+    var tab = evt.target.closest('[role="tab"]');
+    if (!tab) return;
+    var tabs = Array.prototype.slice.call(tab.closest("[data-tablist]").querySelectorAll('[role="tab"]'));
+    var index = tabs.indexOf(tab);
+    var next = {
+      ArrowRight: tabs[(index + 1) % tabs.length],
+      ArrowLeft: tabs[(index - 1 + tabs.length) % tabs.length],
+      Home: tabs[0],
+      End: tabs[tabs.length - 1]
+    }[evt.key];
+    if (!next) return;
+    evt.preventDefault();
+    selectTab(next, true);
+  }
+
+  document.addEventListener("keydown", onTabKey);
 
   function focusInitial(root) {
     var target = root.querySelector('[aria-invalid="true"]') || root.querySelector("[data-autofocus]");
@@ -172,6 +211,20 @@
     if (shown) shown.setAttribute("data-copied", "true");
   }
 
+  function textOf(source) {
+    // A field's value, or a code block's text (without the markup).
+    return source.value !== undefined ? source.value : source.textContent;
+  }
+
+  function selectText(source) {
+    source.focus();
+    if (source.select) {
+      source.select();
+    } else {
+      window.getSelection().selectAllChildren(source);
+    }
+  }
+
   function copyFrom(button) {
     var source = document.getElementById(button.getAttribute("data-copy"));
     var root = button.closest("[data-reveal]") || document;
@@ -184,13 +237,12 @@
       markCopied(button);
     }
     function selectByHand() {
-      source.focus();
-      source.select();
+      selectText(source);
       if (fallback && source.id === "new-api-key") fallback.hidden = false;
       if (status) status.textContent = "Copying isn't available here. The text is selected: press Ctrl+C to copy it.";
     }
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(source.value).then(copied, selectByHand);
+      navigator.clipboard.writeText(textOf(source)).then(copied, selectByHand);
     } else {
       selectByHand();
     }
@@ -287,6 +339,8 @@
       requestClose();
     } else if (target.closest("[data-guard-back]")) {
       setGuard(false);
+    } else if (target.closest('[role="tab"]')) {
+      selectTab(target.closest('[role="tab"]'), true);
     } else if (target.closest("[data-guard-close]")) {
       dialog().close();
     }

@@ -111,7 +111,7 @@ def test_following_the_guide_creates_copies_lists_and_revokes_a_key(
     expect(reveal.get_by_label("API key", exact=True)).to_have_value(secret)
 
     # Step 6: the curl command carries this key and this server's address, and works.
-    command = reveal.get_by_label("Verify it works").input_value()
+    command = reveal.get_by_role("tabpanel", name="curl").locator("pre").text_content()
     credits_url = page.url.split("/settings/")[0] + "/api/v1/credits"
     assert f'curl -X GET "{credits_url}"' in command
     assert f'-H "Authorization: Bearer {secret}"' in command
