@@ -12,6 +12,7 @@ from accounts.models import Account, Membership
 from apikeys.keys import is_well_formed, key_digest, masked_key
 from apikeys.models import ApiKey
 from apikeys.services import create_key
+from tests.e2e.test_api_keys_a11y import assert_no_serious_violations
 from tests.factories import AccountFactory, MembershipFactory
 
 Login = Callable[[Membership], Page]
@@ -307,6 +308,7 @@ def test_a_disabled_create_button_says_why_and_the_banner_what_to_do(
     expect(page.get_by_role("main")).to_contain_text(reason)
     expect(active_rows(page).filter(has_text="Development Environment")).to_have_count(1)
     expect(page.get_by_text("2 of 2 keys", exact=True)).to_be_visible()
+    assert_no_serious_violations(page, f"the page refusing creation ({setup})")
 
     support = page.get_by_role("link", name="Contact support")
     revoke_a_key = page.get_by_role("link", name="Revoke a key")

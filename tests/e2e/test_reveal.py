@@ -6,6 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import Locator, Page, expect
 
 from accounts.models import Membership
+from tests.e2e.test_api_keys_a11y import assert_no_serious_violations
 from tests.e2e.test_api_keys_page import Login, create_through_dialog, open_api_keys
 
 TABS = ["curl", "Python", "Node", "PHP"]
@@ -57,6 +58,7 @@ def test_verify_tabs_switch_by_click_and_arrow_keys_and_each_copy_copies_its_blo
     expect(reveal.get_by_role("tabpanel")).to_have_accessible_name("curl")
     # The panels' own titles are for the page without JavaScript; the tabs name them here.
     expect(reveal.get_by_role("heading", name="Python")).to_have_count(0)
+    assert_no_serious_violations(page, "the reveal's tabs")
 
     # Click: each tab shows its block, and its Copy copies exactly that block.
     for tab in TABS:
