@@ -415,10 +415,10 @@ def block_help(block: Block, account: Account) -> BlockHelp:
         subject = f"Raise the API key limit of {account.name}"
     support_url = ""
     if subject:
-        # RFC 6068: spaces as %20, since mail clients do not read "+" as a space.
-        support_url = (
-            f"mailto:{settings.SUPPORT_EMAIL}?{urlencode({'subject': subject}, quote_via=quote)}"
-        )
+        # One line (an account name with a line break must not add a header to the mail), and
+        # spaces as %20 (RFC 6068), since mail clients do not read "+" as a space.
+        query = urlencode({"subject": " ".join(subject.split())}, quote_via=quote)
+        support_url = f"mailto:{settings.SUPPORT_EMAIL}?{query}"
     return BlockHelp(
         managers=managers,
         support_url=support_url,

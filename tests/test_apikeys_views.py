@@ -206,6 +206,15 @@ def test_suspended_account_sees_a_disabled_button_and_contact_support(
     assert "Revoke a key" not in text and "mailto:owner@initech.test" not in text
 
 
+def test_the_support_subject_is_one_line(suspended_owner: Membership) -> None:
+    Account.objects.filter(pk=suspended_owner.account_id).update(name="Initech\r\nBcc: x@y.test")
+    text = banner(client_for(suspended_owner).get(INDEX))
+    assert (
+        "mailto:support@voxpria.com?subject=Restore%20the%20account%20Initech%20Bcc%3A%20x%40y.test"
+        in text
+    )
+
+
 def test_full_account_sees_its_usage_and_what_to_do(owner: Membership) -> None:
     Account.objects.filter(pk=owner.account_id).update(api_key_limit=2)
     new_key(owner, "One")
