@@ -22,6 +22,9 @@ def open_api_keys(page: Page) -> None:
     """Step 1: Settings → API Keys in the sidebar."""
     page.get_by_role("navigation").get_by_role("link", name="API Keys").click()
     expect(page.get_by_role("heading", name="API Keys", level=1)).to_be_visible()
+    # The heading shows before the deferred scripts run; a click before then would follow the
+    # buttons' no-JavaScript fallback (a whole page) instead of opening the dialog.
+    page.wait_for_load_state("domcontentloaded")
 
 
 def open_create_dialog(page: Page) -> Locator:
