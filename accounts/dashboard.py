@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accounts.models import Membership
+from accounts.support import support_mailto
 from apikeys.events import event_summary
 from apikeys.models import KeyEvent
 from apikeys.services import Block, creation_block
@@ -19,6 +20,8 @@ class Dashboard:
     # Why this member cannot create a key right now (role, standing, limit), or None.
     creation_block: Block | None
     recent_events: list[tuple[KeyEvent, str]]
+    # A mailto: link to support when the account is not in good standing, else "".
+    support_url: str
 
 
 def dashboard_for(membership: Membership) -> Dashboard:
@@ -32,4 +35,7 @@ def dashboard_for(membership: Membership) -> Dashboard:
         key_limit=account.api_key_limit,
         creation_block=creation_block(membership, key_count),
         recent_events=[(event, event_summary(event)) for event in events],
+        support_url=""
+        if account.in_good_standing
+        else support_mailto(f"Restore the account {account.name}"),
     )

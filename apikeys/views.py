@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,6 +24,7 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts.models import Account, Membership, User
 from accounts.sudo import sudo_required
+from accounts.support import support_mailto
 from apikeys.events import RequestContext, event_summary
 from apikeys.expiry import CUSTOM, expires_in_words, successor_expiry
 from apikeys.forms import ActivityFilterForm, ApiKeyForm, EditKeyForm, KeyFieldsForm, RollKeyForm
@@ -413,15 +412,9 @@ def block_help(block: Block, account: Account) -> BlockHelp:
         subject = f"Restore the account {account.name}"
     elif block.code == "key_limit_reached":
         subject = f"Raise the API key limit of {account.name}"
-    support_url = ""
-    if subject:
-        # One line (an account name with a line break must not add a header to the mail), and
-        # spaces as %20 (RFC 6068), since mail clients do not read "+" as a space.
-        query = urlencode({"subject": " ".join(subject.split())}, quote_via=quote)
-        support_url = f"mailto:{settings.SUPPORT_EMAIL}?{query}"
     return BlockHelp(
         managers=managers,
-        support_url=support_url,
+        support_url=support_mailto(subject) if subject else "",
         revoke_to_make_room=block.code == "key_limit_reached",
     )
 

@@ -82,6 +82,13 @@ def test_suspended_account_says_what_is_wrong_and_what_to_do(suspended_owner: Me
     assert "the VoxPria API refuses the account's API keys and no new keys can be created" in text
     assert "Contact VoxPria support to restore the account." in text
     assert CONNECT not in text
+    assert 'href="mailto:support@voxpria.com?subject=Restore%20the%20account%20Initech"' in (
+        response.content.decode()
+    )
+
+
+def test_an_account_in_good_standing_offers_no_support_link(owner_client: Client) -> None:
+    assert "mailto:" not in owner_client.get("/").content.decode()
 
 
 def test_a_member_learns_why_they_cannot_create_keys(member_client: Client) -> None:
