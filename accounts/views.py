@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.dashboard import dashboard_for
 from accounts.forms import PasswordConfirmForm, SwitchAccountForm
 from accounts.middleware import SESSION_ACCOUNT_KEY
 from accounts.sudo import confirm_sudo, render_password_confirmation
@@ -16,7 +17,11 @@ from accounts.sudo import confirm_sudo, render_password_confirmation
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/dashboard.html")
+    membership = getattr(request, "membership", None)
+    if membership is None:
+        # base.html tells a login without an account what to do.
+        return render(request, "accounts/dashboard.html")
+    return render(request, "accounts/dashboard.html", {"dashboard": dashboard_for(membership)})
 
 
 @require_POST

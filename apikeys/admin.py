@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_http_methods
 
 from apikeys.events import RequestContext, event_summary
 from apikeys.models import ApiKey, KeyEvent
@@ -58,8 +65,10 @@ class ScopeFilter(admin.SimpleListFilter):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(SecretSafeAdmin):
+    # Status right after the name: the last of ten columns slid out of sight at 1280 px.
     list_display = [
         "name",
+        "status",
         "account",
         "masked_key",
         "environment",
@@ -68,7 +77,6 @@ class ApiKeyAdmin(SecretSafeAdmin):
         "created_by",
         "expires_at",
         "last_used_at",
-        "status",
     ]
     list_filter = [StatusFilter, "environment", "account", ScopeFilter]
     search_fields = ["name", "masked_key"]
@@ -105,6 +113,33 @@ class ApiKeyAdmin(SecretSafeAdmin):
         # Keys are revoked, never deleted: the revoked list is the record of who did what.
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        # A key's page changes nothing (every field is read-only), so it is view-only: no Save
+        # buttons, and a POST to it is refused. The model-level permission still gates revoking,
+        # from the list's action and from the page's Revoke button.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request)
+
+    def get_urls(self) -> list[URLPattern]:
+        revoke = path(
+            "<path:object_id>/revoke/",
+            self.admin_site.admin_view(self.revoke_view),
+            name="apikeys_apikey_revoke",
+        )
+        # Before the admin's own patterns, whose "<path:object_id>/" would match it first.
+        return [revoke, *super().get_urls()]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "can_revoke": self.has_change_permission(request)}
+        return super().change_view(request, object_id, form_url, context)
+
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = skipped = 0
@@ -129,6 +164,47 @@ class ApiKeyAdmin(SecretSafeAdmin):
             self.message_user(
                 request, f"{skipped} key(s) were already revoked and were left as they were."
             )
+
+    @method_decorator(require_http_methods(["GET", "POST"]))
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Ask, then revoke one key through the service, as the list's action does."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        key = self.get_object(request, unquote(object_id))
+        if key is None:
+            raise Http404("No such API key.")
+        change_url = reverse("admin:apikeys_apikey_change", args=[key.pk])
+        if not key.is_active:
+            self.message_user(
+                request, f"“{key.name}” is {key.status.lower()}: there is nothing to revoke."
+            )
+            return redirect(change_url)
+        if request.method == "POST":
+            try:
+                revoke_key(
+                    key=key,
+                    user=request.user,
+                    as_staff=True,
+                    context=RequestContext.from_request(request),
+                )
+            except AlreadyRevoked as already:
+                self.message_user(request, str(already))
+            except KeyActionRefused as refused:
+                self.message_user(request, refused.block.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Revoked “{key.name}”. Applications using it can no longer call the API.",
+                    messages.SUCCESS,
+                )
+            return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "key": key,
+            "title": f"Revoke “{key.name}”?",
+        }
+        return TemplateResponse(request, "admin/apikeys/apikey/revoke_confirmation.html", context)
 
 
 @admin.register(KeyEvent)

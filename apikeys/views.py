@@ -7,6 +7,7 @@ live in apikeys.services; these views only translate its answers into HTTP.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -23,6 +24,7 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts.models import Account, Membership, User
 from accounts.sudo import sudo_required
+from accounts.support import support_mailto
 from apikeys.events import RequestContext, event_summary
 from apikeys.expiry import CUSTOM, expires_in_words, successor_expiry
 from apikeys.forms import ActivityFilterForm, ApiKeyForm, EditKeyForm, KeyFieldsForm, RollKeyForm
@@ -46,11 +48,10 @@ from apikeys.services import (
     roll_block,
     roll_key,
 )
+from apikeys.verify import VERIFY_PATH, verify_snippets
 
 # The page reloads its key list (and shows the new message) when this event reaches <body>.
 KEYS_CHANGED_EVENT = "keysChanged"
-# The Step 6 check of the guide; the endpoint itself belongs to the API.
-VERIFY_PATH = "/api/v1/credits"
 EVENTS_PER_PAGE = 50
 KEY_PAGE_EVENTS = 20
 KEY_PAGE_CLIENTS = 10
@@ -279,6 +280,7 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
         reverse=True,
     )
     counted = sum(1 for key in active_keys if key.replaced_by_id is None)
+    block = creation_block(request.membership, counted)
     can_manage = manage_block(request.user, account) is None
     now = timezone.now()
     attach_idle_scopes(active_keys, now)
@@ -288,7 +290,8 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
         "inactive_keys": inactive_keys,
         "counted_keys": counted,
         "key_limit": account.api_key_limit,
-        "creation_block": creation_block(request.membership, counted),
+        "creation_block": block,
+        "block_help": block_help(block, account) if block else None,
         "can_manage": can_manage,
         "can_roll": can_manage and account.in_good_standing,
     }
@@ -312,15 +315,6 @@ def old_key_fate(api_key: ApiKey) -> str:
     return f"The old key keeps working until {api_key.expires_at:%-d %B %Y, %H:%M} UTC."
 
 
-def curl_command(request: HttpRequest, secret: str) -> str:
-    url = request.build_absolute_uri(VERIFY_PATH)
-    return (
-        f'curl -X GET "{url}" \\\n'
-        f'  -H "Authorization: Bearer {secret}" \\\n'
-        '  -H "Content-Type: application/json"'
-    )
-
-
 def render_dialog(
     request: AccountRequest, template_name: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
@@ -337,7 +331,7 @@ def render_reveal(
     context = {
         "api_key": api_key,
         "secret": secret,
-        "curl_command": curl_command(request, secret),
+        "verify_snippets": verify_snippets(request.build_absolute_uri(VERIFY_PATH), secret),
         "expires_in_words": expires_in_words(api_key.expires_at),
         "rolled_from": rolled_from,
     }
@@ -388,8 +382,46 @@ def successor_expiry_at(api_key: ApiKey) -> Any:
     return successor_expiry(api_key.account, api_key.lifetime, timezone.now()).expires_at
 
 
+@dataclass(frozen=True)
+class BlockHelp:
+    """What a refusal offers to do about it: whom to ask, what to write to support, revoking."""
+
+    managers: list[Membership]
+    support_url: str
+    revoke_to_make_room: bool
+
+
+def block_help(block: Block, account: Account) -> BlockHelp:
+    """Return the way out of `block` (a rule of apikeys.services, named by its code)."""
+    managers: list[Membership] = []
+    subject = ""
+    if block.code == "role":
+        managers = sorted(
+            account.memberships.filter(
+                role__in=[Membership.Role.OWNER, Membership.Role.ADMIN], user__is_active=True
+            ).select_related("user"),
+            key=lambda membership: (
+                membership.role != Membership.Role.OWNER,
+                membership.user.email,
+            ),
+        )
+        if not managers:
+            # Nobody left to ask (the last owner's login was deactivated): support can help.
+            subject = f"No owner or admin left in {account.name}"
+    elif block.code == "account_not_in_good_standing":
+        subject = f"Restore the account {account.name}"
+    elif block.code == "key_limit_reached":
+        subject = f"Raise the API key limit of {account.name}"
+    return BlockHelp(
+        managers=managers,
+        support_url=support_mailto(subject) if subject else "",
+        revoke_to_make_room=block.code == "key_limit_reached",
+    )
+
+
 def render_block(request: AccountRequest, block: Block) -> HttpResponse:
-    return render_dialog(request, "apikeys/blocked.html", {"refusal": block}, status=403)
+    context = {"refusal": block, "block_help": block_help(block, current_account(request))}
+    return render_dialog(request, "apikeys/blocked.html", context, status=403)
 
 
 @require_GET

@@ -7,9 +7,11 @@ import pytest
 from django.db import IntegrityError
 from django.test import Client
 from django.urls import get_resolver, reverse
+from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.middleware import SESSION_ACCOUNT_KEY
 from accounts.models import Membership, User
+from tests.conftest import client_for
 from tests.factories import PASSWORD, AccountFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +160,18 @@ def test_pages_send_a_strict_content_security_policy(owner_client: Client) -> No
     assert "script-src 'self'" in policy and "style-src 'self'" in policy
     assert "unsafe-inline" not in policy
     assert "Content-Security-Policy" in Client().get("/login/").headers
+
+
+def test_one_account_is_named_not_offered_as_a_choice(owner_client: Client) -> None:
+    response = owner_client.get("/")
+    assertContains(response, '<p class="account-name">Acme Voice</p>', html=True)
+    assertNotContains(response, 'name="account"')
+    assertNotContains(response, "Switch")
+
+
+def test_several_accounts_get_the_switcher(owner: Membership, other_owner: Membership) -> None:
+    MembershipFactory(user=owner.user, account=other_owner.account)
+    response = client_for(owner).get("/")
+    assertContains(response, "<option", count=2)
+    assertContains(response, "Switch</button>")
+    assertNotContains(response, 'class="account-name"')

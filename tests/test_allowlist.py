@@ -164,7 +164,9 @@ def test_a_bad_allowlist_is_shown_next_to_its_field(owner_client: Client) -> Non
     response = owner_client.post(
         reverse("apikeys:create"), form_data(allowed_ips="203.0.113.300"), headers=HTMX
     )
-    assertContains(response, 'id="allowed-ips-error">Not an IP address or range', status_code=422)
+    assertContains(
+        response, 'id="id_allowed_ips_error">Not an IP address or range', status_code=422
+    )
     assert not ApiKey.objects.exists()
 
 

@@ -150,6 +150,20 @@ def test_a_key_never_used_says_so(owner: Membership) -> None:
     assertContains(response, "Never used")
 
 
+def test_times_read_in_words_for_a_week_then_as_dates(owner: Membership) -> None:
+    with time_machine.travel(NOW - timedelta(days=9), tick=False):
+        api_key = new_key(owner)
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=NOW - timedelta(seconds=20))
+    KeyScopeUse.objects.create(
+        api_key=api_key, scope="calls:read", last_used_at=NOW - timedelta(days=2)
+    )
+    with time_machine.travel(NOW, tick=False):
+        text = page_text(client_for(owner).get(detail_url(api_key)))
+    assert "Created21 Nov 2026 by owner@acme.test" in text
+    assert "Last usedJust now" in text
+    assert "calls:read: 2 days ago" in text
+
+
 def test_clients_lists_the_ten_most_recent(owner: Membership) -> None:
     api_key = new_key(owner)
     for number in range(12):
@@ -199,8 +213,13 @@ def test_the_list_links_each_name_to_its_page(owner: Membership, owner_client: C
     ).api_key
     revoke_key(key=revoked, user=owner.user)
     response = owner_client.get(reverse("apikeys:index"))
-    assertContains(response, f'<a href="{detail_url(api_key)}">CRM sync</a>', html=True)
-    assertContains(response, f'<a href="{detail_url(revoked)}">Old</a>', html=True)
+    # The whole name is the link's text and its tooltip, however the list cuts it short.
+    for key in (api_key, revoked):
+        assertContains(
+            response,
+            f'<a href="{detail_url(key)}" class="key-name__link" title="{key.name}">{key.name}</a>',
+            html=True,
+        )
 
 
 def test_the_key_page_shows_least_privilege_hints(

@@ -158,3 +158,17 @@ def test_smtp_settings_come_from_the_environment(tmp_path: Path) -> None:
         str(tmp_path),
         "Keys <keys@example.test>",
     ], result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("help@example.test", "help@example.test"), ("", "support@voxpria.com")],
+    ids=["set", "default"],
+)
+def test_support_email_comes_from_the_environment(value: str, expected: str) -> None:
+    code = (
+        "import django; django.setup(); from django.conf import settings;"
+        "print(settings.SUPPORT_EMAIL)"
+    )
+    result = run(["-c", code], {**PRODUCTION_ENV, "SUPPORT_EMAIL": value})
+    assert result.stdout.strip() == expected, result.stderr

@@ -337,6 +337,8 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 # Django waits forever by default; the expiry notices send inside a transaction, so bound it.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "VoxPria <no-reply@voxpria.com>"
+# Where the pages send customers whose account is suspended or at its key limit (a mailto: link).
+SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "").strip() or "support@voxpria.com"
 
 # Logs (voxkeys/logs.py, README "Logs"): `text` is the human format, `json` one object per line.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or "text"

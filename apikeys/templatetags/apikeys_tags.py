@@ -1,16 +1,24 @@
-"""Words for a key's expiry in the list ("Expires in 12 days", "No expiration")."""
+"""Words for times in the key pages: expiry ("Expires in 12 days") and past moments ("Just now")."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.dateformat import format as format_date
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from apikeys.expiry import EXPIRY_WARNING
 from apikeys.models import ApiKey
 
 register = template.Library()
+
+# Past this, "12 days ago" makes the reader count back: the date says it at once.
+RELATIVE_UNTIL = timedelta(days=7)
+EXACT_FORMAT = "j M Y, H:i:s T"
+DATE_FORMAT = "j M Y"
 
 
 def _plural(count: int, unit: str) -> str:
@@ -29,6 +37,41 @@ def _until(moment: datetime) -> str:
     if seconds >= 3600:
         return _plural(seconds // 3600, "hour")
     return _plural(max(seconds // 60, 1), "minute")
+
+
+def _since_words(moment: datetime, now: datetime) -> str:
+    # Whole units, rounded down, so the words never claim more time has passed than has.
+    seconds = int((now - moment).total_seconds())
+    if seconds < 60:
+        # Within a minute, including a moment a little ahead of this server's clock.
+        return "Just now"
+    if seconds < 3600:
+        return f"{_plural(seconds // 60, 'minute')} ago"
+    if seconds < 86400:
+        return f"{_plural(seconds // 3600, 'hour')} ago"
+    return f"{_plural(seconds // 86400, 'day')} ago"
+
+
+@register.filter
+def since(moment: datetime | None) -> SafeString | str:
+    """Render a past moment as a <time>: "Just now", "3 hours ago", then its date after a week.
+
+    The exact time is always in the tooltip and the machine-readable datetime.
+    """
+    if moment is None:
+        return ""
+    now = timezone.now()
+    local = timezone.localtime(moment)
+    if -60 < (now - moment).total_seconds() < RELATIVE_UNTIL.total_seconds():
+        words = _since_words(moment, now)
+    else:
+        words = format_date(local, DATE_FORMAT)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        local.isoformat(),
+        format_date(local, EXACT_FORMAT),
+        words,
+    )
 
 
 @register.filter

@@ -1,4 +1,5 @@
-// Settings -> API Keys: the create/revoke dialog, the live scope review, Copy and the copy guard.
+// Settings -> API Keys: the create/revoke dialog, the live scope review, Copy, the reveal's tabs,
+// and the guard that asks before an uncopied key or a half-filled form is closed.
 // htmx fetches each dialog's content into #apikeys-dialog-content; this file opens, focuses and
 // closes the native <dialog> around it. No inline scripts: the CSP allows only 'self'.
 (function () {
@@ -21,7 +22,46 @@
     root.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
     // Without JavaScript the date field is always there; with it, only for "Custom date".
     root.querySelectorAll("[data-initially-hidden]").forEach(function (element) { element.hidden = true; });
+    root.querySelectorAll("[data-tablist]").forEach(enhanceTabs);
   }
+
+  // ----- Tabs (the reveal's Verify it works): the WAI-ARIA tabs pattern, activated on focus.
+  // Without JavaScript the tab list stays hidden and every panel shows, under its own title.
+
+  function selectTab(tab, focus) {
+    var list = tab.closest("[data-tablist]");
+    list.querySelectorAll('[role="tab"]').forEach(function (other) {
+      var selected = other === tab;
+      other.setAttribute("aria-selected", selected ? "true" : "false");
+      other.tabIndex = selected ? 0 : -1;
+      document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
+    });
+    if (focus) tab.focus();
+  }
+
+  function enhanceTabs(list) {
+    list.hidden = false;
+    list.parentElement.querySelectorAll("[data-tab-title]").forEach(function (title) { title.hidden = true; });
+    selectTab(list.querySelector('[aria-selected="true"]'), false);
+  }
+
+  function onTabKey(evt) {
+    var tab = evt.target.closest('[role="tab"]');
+    if (!tab) return;
+    var tabs = Array.prototype.slice.call(tab.closest("[data-tablist]").querySelectorAll('[role="tab"]'));
+    var index = tabs.indexOf(tab);
+    var next = {
+      ArrowRight: tabs[(index + 1) % tabs.length],
+      ArrowLeft: tabs[(index - 1 + tabs.length) % tabs.length],
+      Home: tabs[0],
+      End: tabs[tabs.length - 1]
+    }[evt.key];
+    if (!next) return;
+    evt.preventDefault();
+    selectTab(next, true);
+  }
+
+  document.addEventListener("keydown", onTabKey);
 
   function focusInitial(root) {
     var target = root.querySelector('[aria-invalid="true"]') || root.querySelector("[data-autofocus]");
@@ -56,32 +96,67 @@
     focusInitial(evt.target);
   });
 
-  // ----- Closing, with the guard that keeps an uncopied key from vanishing by accident.
+  // ----- Closing, with the guard that asks first: before an uncopied key vanishes, or what was
+  // typed into the create form.
+
+  var guardReturn = null;
 
   function reveal() {
     var box = content();
     return box && box.querySelector("[data-reveal]");
   }
 
+  function selectChanged(select) {
+    // With no option marked selected, the browser starts on the first one.
+    var initial = 0;
+    for (var i = 0; i < select.options.length; i++) {
+      if (select.options[i].defaultSelected) { initial = i; break; }
+    }
+    return select.selectedIndex !== initial;
+  }
+
+  function hasChanges(form) {
+    if (form.hasAttribute("data-has-input")) return true;
+    return Array.prototype.some.call(form.elements, function (element) {
+      if (element.type === "checkbox" || element.type === "radio") return element.checked !== element.defaultChecked;
+      if (element.tagName === "SELECT") return selectChanged(element);
+      if (element.tagName === "TEXTAREA" || (element.tagName === "INPUT" && element.type !== "hidden")) {
+        return element.value !== element.defaultValue;
+      }
+      return false;
+    });
+  }
+
   function needsGuard() {
     var shown = reveal();
-    return Boolean(shown) && shown.getAttribute("data-copied") !== "true";
+    if (shown) return shown.getAttribute("data-copied") !== "true";
+    var form = content() && content().querySelector("[data-confirm-discard]");
+    return Boolean(form) && hasChanges(form);
   }
 
   function setGuard(visible) {
-    var shown = reveal();
-    shown.querySelector("[data-close-guard]").hidden = !visible;
-    shown.querySelector("[data-reveal-actions]").hidden = visible;
+    var box = content();
+    box.querySelector("[data-close-guard]").hidden = !visible;
+    box.querySelector("[data-dialog-actions]").hidden = visible;
     if (visible) {
-      shown.querySelector("[data-guard-back]").focus();
+      guardReturn = document.activeElement;
+      box.querySelector("[data-guard-back]").focus();
+      return;
+    }
+    // Back to the field the person was in; the reveal goes back to its Copy button.
+    var target = guardReturn;
+    guardReturn = null;
+    if (reveal() || !target || !box.contains(target) || target.closest("[data-dialog-close]")) {
+      focusInitial(box);
     } else {
-      focusInitial(shown);
+      target.focus();
     }
   }
 
   function guardVisible() {
-    var shown = reveal();
-    return Boolean(shown) && !shown.querySelector("[data-close-guard]").hidden;
+    var box = content();
+    var guard = box && box.querySelector("[data-close-guard]");
+    return Boolean(guard) && !guard.hidden;
   }
 
   function requestClose() {
@@ -123,6 +198,7 @@
     var refresh = Boolean(box.querySelector("[data-refresh-on-close]"));
     // Drop the dialog's content, and with it the secret, as soon as the dialog is gone.
     box.innerHTML = "";
+    guardReturn = null;
     if (opener && opener.isConnected) opener.focus();
     opener = null;
     if (refresh) htmx.trigger(document.body, KEYS_CHANGED);
@@ -133,6 +209,20 @@
   function markCopied(element) {
     var shown = element.closest("[data-reveal]");
     if (shown) shown.setAttribute("data-copied", "true");
+  }
+
+  function textOf(source) {
+    // A field's value, or a code block's text (without the markup).
+    return source.value !== undefined ? source.value : source.textContent;
+  }
+
+  function selectText(source) {
+    source.focus();
+    if (source.select) {
+      source.select();
+    } else {
+      window.getSelection().selectAllChildren(source);
+    }
   }
 
   function copyFrom(button) {
@@ -147,13 +237,12 @@
       markCopied(button);
     }
     function selectByHand() {
-      source.focus();
-      source.select();
+      selectText(source);
       if (fallback && source.id === "new-api-key") fallback.hidden = false;
       if (status) status.textContent = "Copying isn't available here. The text is selected: press Ctrl+C to copy it.";
     }
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(source.value).then(copied, selectByHand);
+      navigator.clipboard.writeText(textOf(source)).then(copied, selectByHand);
     } else {
       selectByHand();
     }
@@ -163,6 +252,33 @@
   document.addEventListener("copy", function (evt) {
     if (evt.target && evt.target.closest && evt.target.closest("[data-reveal]")) markCopied(evt.target);
   });
+
+  // ----- A server error goes as soon as its field changes: the message, the red border, and
+  // the ARIA that pointed at them. (The classes are the state the server rendered.)
+
+  function clearServerError(control) {
+    var field = control.closest && control.closest(".field--error");
+    if (!field) return;
+    field.classList.remove("field--error");
+    field.querySelectorAll(".field__error").forEach(function (message) {
+      field.querySelectorAll("[aria-describedby]").forEach(function (element) {
+        var ids = element.getAttribute("aria-describedby").split(" ").filter(function (id) {
+          return id && id !== message.id;
+        });
+        if (ids.length) {
+          element.setAttribute("aria-describedby", ids.join(" "));
+        } else {
+          element.removeAttribute("aria-describedby");
+        }
+      });
+      message.remove();
+    });
+    field.querySelectorAll('[aria-invalid="true"]').forEach(function (element) {
+      element.removeAttribute("aria-invalid");
+    });
+  }
+
+  document.addEventListener("input", function (evt) { clearServerError(evt.target); });
 
   // ----- The plain-words review follows the ticked scopes.
 
@@ -208,6 +324,7 @@
 
   document.addEventListener("change", function (evt) {
     if (!evt.target.matches) return;
+    clearServerError(evt.target);
     if (evt.target.matches("[data-scope-checkbox]")) updateReview(evt.target.form);
     if (evt.target.matches("[data-expiration], [data-custom-date] input")) updateExpiry(evt.target.form);
   });
@@ -222,6 +339,8 @@
       requestClose();
     } else if (target.closest("[data-guard-back]")) {
       setGuard(false);
+    } else if (target.closest('[role="tab"]')) {
+      selectTab(target.closest('[role="tab"]'), true);
     } else if (target.closest("[data-guard-close]")) {
       dialog().close();
     }

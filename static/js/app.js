@@ -2,6 +2,9 @@
 (function () {
   "use strict";
 
+  var NARROW = window.matchMedia("(max-width: 820px)");
+  var FOCUSABLE = "a[href], button:not([disabled]), select:not([disabled]), input:not([disabled]), [tabindex]:not([tabindex='-1'])";
+
   function initAccountSwitcher() {
     document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
       var form = select.form;
@@ -11,18 +14,84 @@
     });
   }
 
-  function initSidebarToggle() {
-    var toggle = document.querySelector("[data-sidebar-toggle]");
+  // The sidebar as a drawer on narrow screens. Without JavaScript the Menu and Close links
+  // open and close it through #sidebar and :target; here they become buttons that also keep
+  // the focus inside the open drawer, close it on Esc and give the focus back to Menu.
+  function initDrawer() {
     var sidebar = document.getElementById("sidebar");
-    if (!toggle || !sidebar) return;
-    toggle.addEventListener("click", function () {
-      var open = sidebar.classList.toggle("sidebar--open");
-      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    var opener = document.querySelector("[data-sidebar-open]");
+    var page = document.querySelector(".main-column");
+    if (!sidebar || !opener || !page) return;
+    var closers = document.querySelectorAll("[data-sidebar-close]");
+    document.documentElement.classList.add("js-drawer");
+
+    [opener].concat(Array.prototype.slice.call(closers)).forEach(function (control) {
+      if (control.tagName !== "A") return;
+      control.setAttribute("role", "button");
+      control.addEventListener("keydown", function (event) {
+        if (event.key === " ") { event.preventDefault(); control.click(); }
+      });
     });
+    opener.setAttribute("aria-expanded", "false");
+
+    function isOpen() { return sidebar.classList.contains("sidebar--open"); }
+
+    function focusables() {
+      return Array.prototype.filter.call(sidebar.querySelectorAll(FOCUSABLE), function (element) {
+        return !element.hidden && element.getClientRects().length > 0;
+      });
+    }
+
+    function open() {
+      sidebar.classList.add("sidebar--open");
+      opener.setAttribute("aria-expanded", "true");
+      page.inert = true;
+      sidebar.querySelector("[data-sidebar-close]").focus();
+    }
+
+    function close(returnFocus) {
+      if (!isOpen()) return;
+      sidebar.classList.remove("sidebar--open");
+      opener.setAttribute("aria-expanded", "false");
+      page.inert = false;
+      if (returnFocus) opener.focus();
+    }
+
+    opener.addEventListener("click", function (event) {
+      event.preventDefault();
+      open();
+    });
+    closers.forEach(function (closer) {
+      closer.addEventListener("click", function (event) {
+        event.preventDefault();
+        close(true);
+      });
+    });
+    document.addEventListener("keydown", function (event) {
+      if (!isOpen()) return;
+      if (event.key === "Escape") {
+        event.preventDefault();
+        close(true);
+      } else if (event.key === "Tab") {
+        var items = focusables();
+        var first = items[0];
+        var last = items[items.length - 1];
+        if (event.shiftKey && document.activeElement === first) {
+          event.preventDefault();
+          last.focus();
+        } else if (!event.shiftKey && document.activeElement === last) {
+          event.preventDefault();
+          first.focus();
+        }
+      }
+    });
+    // Widened past the drawer's breakpoint: the sidebar is in the page again.
+    NARROW.addEventListener("change", function () { if (!NARROW.matches) close(false); });
+    if (window.location.hash === "#sidebar" && NARROW.matches) open();
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     initAccountSwitcher();
-    initSidebarToggle();
+    initDrawer();
   });
 })();

@@ -1,18 +1,21 @@
-"""Settings → API Keys with the keyboard alone, and axe-core's accessibility check."""
+"""Settings → API Keys with the keyboard alone, and axe-core's check in light and dark mode."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, expect
 
 from accounts.models import Membership
 from apikeys.models import ApiKey
-from apikeys.services import create_key
+from apikeys.services import create_key, revoke_key
 
 Login = Callable[[Membership], Page]
 BLOCKING_IMPACTS = {"serious", "critical"}
+# Both colour schemes the stylesheet follows (prefers-color-scheme); axe checks contrast in each.
+COLOR_SCHEMES = ["light", "dark"]
 
 
 def tab_to(page: Page, target: Locator, *, limit: int = 40) -> None:
@@ -96,7 +99,11 @@ def test_create_copy_and_revoke_with_the_keyboard_alone(login: Login, owner: Mem
     assert ApiKey.objects.get(name="Keyboard Only").revoked_at is not None
 
 
-def test_page_form_and_reveal_pass_axe(login: Login, owner: Membership) -> None:
+@pytest.mark.parametrize("scheme", COLOR_SCHEMES)
+def test_page_form_and_reveal_pass_axe(
+    page: Page, login: Login, owner: Membership, scheme: str
+) -> None:
+    page.emulate_media(color_scheme=scheme)
     for name in ("Production Server – Main App", "CRM Connector – Salesforce"):
         create_key(account=owner.account, user=owner.user, name=name, scopes=["calls:read"])
     revoked = create_key(
@@ -104,25 +111,65 @@ def test_page_form_and_reveal_pass_axe(login: Login, owner: Membership) -> None:
     )
     ApiKey.objects.filter(pk=revoked.api_key.pk).update(revoked_at=revoked.api_key.created_at)
 
-    page = login(owner)
+    login(owner)
     page.get_by_role("navigation").get_by_role("link", name="API Keys").click()
     page.get_by_text("Revoked keys (1)").click()
-    assert_no_serious_violations(page, "the page")
+    assert_no_serious_violations(page, f"the page ({scheme})")
 
     page.get_by_role("button", name="Create New API Key").click()
     dialog = page.get_by_role("dialog", name="Create New API Key")
     dialog.get_by_label("Key Name").fill("   ")
     dialog.get_by_role("button", name="Create API Key").click()
     expect(dialog.get_by_text("Give the key a descriptive name.")).to_be_visible()
-    assert_no_serious_violations(page, "the form with errors")
+    assert_no_serious_violations(page, f"the form with errors ({scheme})")
 
     dialog.get_by_label("Key Name").fill("Axe Check")
     dialog.get_by_label("webhooks:manage").check()
     dialog.get_by_role("button", name="Create API Key").click()
     reveal = page.get_by_role("dialog", name="Your new API key")
     expect(reveal).to_be_visible()
-    assert_no_serious_violations(page, "the reveal")
+    assert_no_serious_violations(page, f"the reveal ({scheme})")
 
     reveal.get_by_role("button", name="Done").click()
     expect(reveal.get_by_text("You haven't copied the key.")).to_be_visible()
-    assert_no_serious_violations(page, "the copy guard")
+    assert_no_serious_violations(page, f"the copy guard ({scheme})")
+
+
+@pytest.mark.parametrize("scheme", COLOR_SCHEMES)
+def test_every_signed_in_page_passes_axe(
+    page: Page, login: Login, owner: Membership, scheme: str
+) -> None:
+    create_key(account=owner.account, user=owner.user, name="CRM sync", scopes=["calls:read"])
+    create_key(
+        account=owner.account,
+        user=owner.user,
+        name="Staging",
+        scopes=["calls:read"],
+        environment="test",
+        expiration="30",
+    )
+    old = create_key(account=owner.account, user=owner.user, name="Old", scopes=["calls:read"])
+    revoke_key(key=old.api_key, user=owner.user)
+    page.emulate_media(color_scheme=scheme)
+
+    login(owner)
+    # The stylesheet follows the scheme: the page's own background is light or dark.
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == {"light": "rgb(246, 247, 251)", "dark": "rgb(14, 18, 32)"}[scheme]
+    assert_no_serious_violations(page, f"the dashboard ({scheme})")
+    page.get_by_role("link", name="Manage API keys").click()
+    page.get_by_text("Expired and revoked keys (1)").click()
+    assert_no_serious_violations(page, f"the key table ({scheme})")
+    page.get_by_role("link", name="CRM sync").click()
+    assert_no_serious_violations(page, f"the key's page ({scheme})")
+    page.goto(page.url.split("/settings/")[0] + "/settings/api-keys/activity/")
+    assert_no_serious_violations(page, f"the activity page ({scheme})")
+
+    # A phone: the key list as cards, and the navigation drawer open over the page.
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.get_by_role("link", name="API Keys", exact=True).click()
+    page.get_by_text("Expired and revoked keys (1)").click()
+    assert_no_serious_violations(page, f"the key cards ({scheme})")
+    page.get_by_role("button", name="Menu", exact=True).click()
+    expect(page.get_by_role("button", name="Close menu")).to_be_focused()
+    assert_no_serious_violations(page, f"the open drawer ({scheme})")
