@@ -10,7 +10,11 @@ process (as a gunicorn worker would):
 1. times `authenticate()` on a cache hit and with the cache off (the direct lookup), as CPU time
    (time.process_time) per call over interleaved batches, fastest and median batch;
 2. counts the queries of a miss and of a hit;
-3. fills the cache with every key and reports the process's RSS before and after, and what
+3. runs whole `GET /api/v1/credits` requests through Django's WSGI handler and middleware,
+   with the cache, without it and through the auth-off control middleware, in interleaved
+   batches: CPU per request of the process and its PostgreSQL backend, with no server, client
+   or network in the way (far steadier than wrk on a shared machine);
+4. fills the cache with every key and reports the process's RSS before and after, and what
    the fill left allocated (tracemalloc: RSS alone hides memory Python's allocator reuses).
 """
 
@@ -24,6 +28,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/voxkeys_bench"
 BATCHES = int(os.environ.get("BENCH_BATCHES", "15"))
 BATCH = 2000
+WHOLE_BATCH = 500
 
 
 def rss_mb() -> float:
@@ -61,7 +67,89 @@ def setup(database_url: str) -> None:
     )
     import django
 
+    # whitenoise warns that collectstatic has not run; the API serves no static files.
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)
     django.setup()
+
+
+def backend_cpu_seconds() -> float:
+    """CPU time so far of this process's PostgreSQL backend (the server is on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def create_key_id(secret: str) -> int:
+    from apikeys.keys import key_digest
+    from apikeys.models import ApiKey
+
+    return ApiKey.objects.get(key_digest=key_digest(secret)).pk
+
+
+def whole_requests(secret: str, key_id: int) -> dict[str, list[float]]:
+    """GET /api/v1/credits through Django's whole WSGI handler and middleware, in this process:
+    with the cache, without it, and through the benchmark's auth-off control middleware
+    (bench/auth_off.py). Interleaved batches; CPU per request of this process plus its
+    database backend. No server, client or network in the way: far steadier than wrk."""
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import RequestFactory, override_settings
+
+    os.environ["BENCH_CONTROL_KEY_ID"] = str(key_id)
+    control_middleware = [
+        "bench.auth_off.AuthOffMiddleware" if name.endswith(".ApiKeyMiddleware") else name
+        for name in settings.MIDDLEWARE
+    ]
+    handler = WSGIHandler()
+    with override_settings(MIDDLEWARE=control_middleware):
+        control = WSGIHandler()
+    environ = RequestFactory()._base_environ(
+        PATH_INFO="/api/v1/credits", REQUEST_METHOD="GET", HTTP_AUTHORIZATION=f"Bearer {secret}"
+    )
+
+    def run(wsgi: WSGIHandler, cache_on: bool) -> float:
+        settings.API_KEY_CACHE = cache_on
+        started_cpu, started_db = time.process_time(), backend_cpu_seconds()
+        for _ in range(WHOLE_BATCH):
+            response = wsgi(dict(environ), lambda status, headers: None)
+            if response.status_code != 200:
+                raise SystemExit(f"the credits request answered {response.status_code}")
+            b"".join(response)
+            response.close()
+        spent = time.process_time() - started_cpu + backend_cpu_seconds() - started_db
+        return spent / WHOLE_BATCH * 1e6
+
+    for wsgi, cache_on in ((control, True), (handler, True), (handler, False)):
+        run(wsgi, cache_on)  # warm up
+    results: dict[str, list[float]] = {"control": [], "cache": [], "direct": []}
+    for _ in range(BATCHES):
+        results["control"].append(run(control, True))
+        results["cache"].append(run(handler, True))
+        results["direct"].append(run(handler, False))
+    return results
+
+
+def print_whole_requests(results: dict[str, list[float]]) -> None:
+    print(
+        f"whole requests in-process (GET /api/v1/credits through Django's WSGI handler, "
+        f"{BATCHES} interleaved batches of {WHOLE_BATCH}; CPU of this process and its "
+        "database backend per request):"
+    )
+    for name in ("control", "cache", "direct"):
+        print(
+            f"  {name:8} fastest {min(results[name]):6.0f} µs, median "
+            f"{statistics.median(results[name]):6.0f} µs"
+        )
+    for name in ("cache", "direct"):
+        ratios = [c / x for c, x in zip(results["control"], results[name], strict=True)]
+        print(
+            f"  control / {name}: CPU ratio {statistics.median(ratios):.3f} (median of batches; "
+            f"fastest batches {min(results['control']) / min(results[name]):.3f})"
+        )
 
 
 def main() -> int:
@@ -118,6 +206,9 @@ def main() -> int:
         direct.append(batch(False))
     settings.API_KEY_CACHE = True
 
+    whole = whole_requests(secret, create_key_id(secret))
+    settings.API_KEY_CACHE = True
+
     with CaptureQueriesContext(connection) as miss:
         cache.invalidate("all")
         middleware.authenticate(requests_for(secret, 1)[0])
@@ -170,6 +261,7 @@ def main() -> int:
         f" full; allocations the fill left behind (tracemalloc): {retained / 2**20:.1f} MB, "
         f"{retained / max(len(cache), 1):.0f} bytes per key"
     )
+    print_whole_requests(whole)
     ApiKey.objects.filter(account=account, name__startswith="bench ").delete()
     process_cache.stop()
     return 0
