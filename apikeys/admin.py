@@ -140,17 +140,19 @@ class ApiKeyAdmin(SecretSafeAdmin):
         context = {**(extra_context or {}), "can_revoke": self.has_change_permission(request)}
         return super().change_view(request, object_id, form_url, context)
 
+    @staticmethod
+    def _revoke(request: HttpRequest, key: ApiKey) -> None:
+        """Revoke through the service, as staff, recorded with the admin request's context."""
+        revoke_key(
+            key=key, user=request.user, as_staff=True, context=RequestContext.from_request(request)
+        )
+
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = skipped = 0
         for key in queryset.select_related("account"):
             try:
-                revoke_key(
-                    key=key,
-                    user=request.user,
-                    as_staff=True,
-                    context=RequestContext.from_request(request),
-                )
+                self._revoke(request, key)
             except AlreadyRevoked:
                 skipped += 1
             except KeyActionRefused as refused:
@@ -181,12 +183,7 @@ class ApiKeyAdmin(SecretSafeAdmin):
             return redirect(change_url)
         if request.method == "POST":
             try:
-                revoke_key(
-                    key=key,
-                    user=request.user,
-                    as_staff=True,
-                    context=RequestContext.from_request(request),
-                )
+                self._revoke(request, key)
             except AlreadyRevoked as already:
                 self.message_user(request, str(already))
             except KeyActionRefused as refused:
