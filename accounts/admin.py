@@ -26,8 +26,8 @@ from accounts.services import (
     membership_refusal,
     remove_member,
 )
-from apikeys.events import RequestContext
-from apikeys.services import unsafe_character_error
+from activity.events import RequestContext
+from voxkeys.safetext import unsafe_character_error
 
 # Whoever can set these can give themselves (or an accomplice) every permission there is.
 PRIVILEGE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]

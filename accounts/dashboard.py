@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from accounts.models import Membership
 from accounts.support import support_mailto
-from apikeys.events import event_summary
-from apikeys.models import KeyEvent
+from activity.models import ActivityEvent
+from activity.summaries import event_summary
 from apikeys.services import Block, creation_block
 
 RECENT_EVENTS = 5
@@ -19,7 +19,7 @@ class Dashboard:
     key_limit: int
     # Why this member cannot create a key right now (role, standing, limit), or None.
     creation_block: Block | None
-    recent_events: list[tuple[KeyEvent, str]]
+    recent_events: list[tuple[ActivityEvent, str]]
     # A mailto: link to support when the account is not in good standing, else "".
     support_url: str
 
@@ -29,7 +29,7 @@ def dashboard_for(membership: Membership) -> Dashboard:
     account = membership.account
     # Counted as the key limit counts them, so the figure matches "3 of 10 keys" on API Keys.
     key_count = account.api_keys.counted_against_limit().count()
-    events = account.key_events.select_related("api_key")[:RECENT_EVENTS]
+    events = account.activity_events.select_related("api_key")[:RECENT_EVENTS]
     return Dashboard(
         key_count=key_count,
         key_limit=account.api_key_limit,

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from accounts.models import Account, Membership, User
-from apikeys.events import RequestContext, record_event
-from apikeys.models import KeyEvent
+from activity.events import RequestContext, record_event
+from activity.models import ActivityEvent
 
 OWNER_ROLE_REFUSED = "Only a superuser can make someone an owner or change an owner's membership."
 OWN_MEMBERSHIP_REFUSED = (
@@ -94,7 +94,7 @@ def add_member(
         raise MembershipRefused(f"{user.email} is already a member of {account.name}.", "user")
     membership = Membership.objects.create(account=account, user=user, role=role)
     record_event(
-        event_type=KeyEvent.Type.MEMBER_ADDED,
+        event_type=ActivityEvent.Type.MEMBER_ADDED,
         user=staff,
         account=account,
         context=context,
@@ -138,7 +138,7 @@ def change_role(
     current.role = role
     current.save(update_fields=["role"])
     record_event(
-        event_type=KeyEvent.Type.MEMBER_CHANGED,
+        event_type=ActivityEvent.Type.MEMBER_CHANGED,
         user=staff,
         account=current.account,
         context=context,
@@ -162,7 +162,7 @@ def remove_member(
         raise refusal
     current.delete()
     record_event(
-        event_type=KeyEvent.Type.MEMBER_REMOVED,
+        event_type=ActivityEvent.Type.MEMBER_REMOVED,
         user=staff,
         account=current.account,
         context=context,

@@ -12,8 +12,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
-from apikeys.events import RequestContext, event_summary
-from apikeys.models import ApiKey, KeyEvent
+from activity.events import RequestContext
+from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_CHOICES
 from apikeys.services import AlreadyRevoked, KeyActionRefused, revoke_key
 
@@ -202,44 +202,3 @@ class ApiKeyAdmin(SecretSafeAdmin):
             "title": f"Revoke “{key.name}”?",
         }
         return TemplateResponse(request, "admin/apikeys/apikey/revoke_confirmation.html", context)
-
-
-@admin.register(KeyEvent)
-class KeyEventAdmin(SecretSafeAdmin):
-    """The activity log, read-only: events are a record, written only by the services."""
-
-    list_display = ["created_at", "event_type", "api_key", "account", "actor_label", "ip_address"]
-    list_filter = ["event_type", "account"]
-    search_fields = ["api_key__name", "api_key__masked_key", "actor_email", "ip_address"]
-    list_select_related = ["api_key", "account"]
-    date_hierarchy = "created_at"
-    fields = [
-        "created_at",
-        "event_type",
-        "summary",
-        "account",
-        "api_key",
-        "related_key",
-        "actor_email",
-        "ip_address",
-        "user_agent",
-        "details",
-    ]
-    readonly_fields = fields
-
-    @admin.display(description="What happened")
-    def summary(self, event: KeyEvent) -> str:
-        return event_summary(event)
-
-    @admin.display(description="By")
-    def actor_label(self, event: KeyEvent) -> str:
-        return event.actor_label
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: KeyEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: KeyEvent | None = None) -> bool:
-        return False

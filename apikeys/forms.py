@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Account
 from apikeys.expiry import custom_date_range, default_expiration, expiration_choices
-from apikeys.models import ApiKey, KeyEvent
+from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_CHOICES
 from apikeys.services import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, InvalidKeyInput
 
@@ -191,19 +191,3 @@ class RollKeyForm(forms.Form):
     @property
     def grace_period(self) -> timedelta:
         return GRACE_PERIODS[self.cleaned_data["grace"]]
-
-
-class ActivityFilterForm(forms.Form):
-    key = forms.TypedChoiceField(label="Key", required=False, coerce=int, empty_value=None)
-    event = forms.ChoiceField(
-        label="Event",
-        required=False,
-        choices=[("", "All events"), *KeyEvent.Type.choices],
-    )
-
-    def __init__(self, *args: object, account: Account, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        keys = account.api_keys.order_by("name", "-created_at")
-        self.fields["key"].choices = [("", "All keys")] + [
-            (key.pk, f"{key.name} ({key.masked_key})") for key in keys
-        ]

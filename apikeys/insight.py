@@ -1,7 +1,7 @@
 """What a key's page shows about its use: requests per day, drawn as a server-rendered SVG chart,
 and when each granted scope was last exercised.
 
-The numbers come from the usage tables apikeys.usage fills in batches; nothing here writes.
+The numbers come from the usage tables apikeys.auth.usage fills in batches; nothing here writes.
 """
 
 from __future__ import annotations

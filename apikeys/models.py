@@ -151,82 +151,6 @@ class ApiKey(models.Model):
         return scope in self.scope_list
 
 
-class AppendOnlyError(Exception):
-    """Key events are a record: they are written once and never changed or deleted."""
-
-
-class KeyEventQuerySet(models.QuerySet["KeyEvent"]):
-    def update(self, **kwargs: object) -> int:
-        raise AppendOnlyError("Key events cannot be changed.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Key events cannot be deleted.")
-
-    def for_key(self, api_key: ApiKey) -> KeyEventQuerySet:
-        # A roll is one event, about both keys.
-        return self.filter(Q(api_key=api_key) | Q(related_key=api_key))
-
-
-class KeyEvent(models.Model):
-    """One lifecycle action on a key, written in the same transaction as the change."""
-
-    class Type(models.TextChoices):
-        CREATED = "created", "Created"
-        EDITED = "edited", "Edited"
-        ROLLED = "rolled", "Rolled"
-        REVOKED = "revoked", "Revoked"
-        EXPIRED = "expired", "Expired"
-        LEAKED = "leaked", "Leaked"
-        MEMBER_ADDED = "member_added", "Member added"
-        MEMBER_CHANGED = "member_changed", "Member role changed"
-        MEMBER_REMOVED = "member_removed", "Member removed"
-
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="key_events")
-    # Empty for account events (membership changes).
-    api_key = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
-    )
-    # For a roll: the successor the event created.
-    related_key = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    event_type = models.CharField("event", max_length=20, choices=Type.choices)
-    # The actor's email is kept as written: the record outlives the user. Empty: the system.
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_email = models.CharField(max_length=254, blank=True)
-    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
-    user_agent = models.CharField(max_length=200, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    objects = KeyEventQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["account", "-created_at", "-id"], name="keyevent_account_time"),
-            models.Index(fields=["api_key", "-created_at"], name="keyevent_key_time"),
-        ]
-
-    def __str__(self) -> str:
-        subject = self.api_key.name if self.api_key_id else self.account.name
-        return f"{self.get_event_type_display()}: {subject}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Key events cannot be changed.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Key events cannot be deleted.")
-
-    @property
-    def actor_label(self) -> str:
-        return self.actor_email or "system"
-
-
 class ExpiryNotice(models.Model):
     """An expiry warning sent for a key; the unique pair makes each notice go out once."""
 
@@ -251,7 +175,7 @@ class ExpiryNotice(models.Model):
 class KeyUsage(models.Model):
     """How many requests a key made in one hour, by required scope and outcome.
 
-    Written only by apikeys.usage's batched flush (an upsert that adds to `requests`), never
+    Written only by apikeys.auth.usage's batched flush (an upsert that adds to `requests`), never
     per request.
     """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
@@ -17,12 +18,30 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Account, Membership, User
+from activity.models import ActivityEvent
 from apikeys.expiry import EXPIRY_WARNING
-from apikeys.models import ApiKey, ExpiryNotice, KeyEvent
+from apikeys.models import ApiKey, ExpiryNotice
 
 logger = logging.getLogger(__name__)
 
 ONE_DAY_WARNING = timedelta(days=1)
+# Owners and admins get an email for these.
+NOTIFIED_EVENTS = frozenset(
+    {
+        ActivityEvent.Type.CREATED,
+        ActivityEvent.Type.ROLLED,
+        ActivityEvent.Type.REVOKED,
+        ActivityEvent.Type.LEAKED,
+    }
+)
+
+
+def notify_key_event(sender: object, event: ActivityEvent, **kwargs: object) -> None:
+    """Send the key event's email once the action commits (activity's event_recorded)."""
+    if event.event_type in NOTIFIED_EVENTS:
+        # After the commit: a rolled-back action sends nothing, and a mail server that is slow
+        # or down never holds the transaction open.
+        transaction.on_commit(partial(send_key_event_email, event.pk), robust=True)
 
 
 def key_manager_emails(account: Account) -> list[str]:
@@ -52,14 +71,14 @@ def send_key_event_email(event_id: int) -> None:
     Runs after the action's commit; a mail failure is logged and never reaches the user.
     """
     try:
-        event = KeyEvent.objects.select_related("account", "api_key", "related_key").get(
+        event = ActivityEvent.objects.select_related("account", "api_key", "related_key").get(
             pk=event_id
         )
         key = event.api_key
         old_key_stops_at = None
-        if event.event_type == KeyEvent.Type.ROLLED:
+        if event.event_type == ActivityEvent.Type.ROLLED:
             old_key_stops_at = key.revoked_at or key.expires_at
-        leaked = event.event_type == KeyEvent.Type.LEAKED
+        leaked = event.event_type == ActivityEvent.Type.LEAKED
         body = render_to_string(
             "apikeys/email/key_leaked.txt" if leaked else "apikeys/email/key_event.txt",
             {

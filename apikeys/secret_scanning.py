@@ -25,7 +25,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
-from apikeys.api import ApiError, api_error, api_route, public, read_limited_body
+from api.body import read_limited_body
+from api.errors import ApiError, ErrorCode, api_error
+from api.routes import api_route, public
 from apikeys.keys import is_well_formed, key_digest
 from apikeys.models import ApiKey
 from apikeys.services import revoke_leaked_key
@@ -214,35 +216,33 @@ def post_report(request: HttpRequest) -> HttpResponse:
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if not key_identifier or not signature:
         raise ApiError(
-            401,
-            "invalid_signature",
+            ErrorCode.INVALID_SIGNATURE,
             f"Sign the report: send the {KEY_IDENTIFIER_HEADER} and {SIGNATURE_HEADER} headers.",
         )
     # A 404, not a 503: nothing to retry until an operator opts in.
     if not settings.SECRET_SCANNING_PUBLIC_KEYS:
         raise ApiError(
-            404, "not_configured", "This server does not take leaked-key reports (not configured)."
+            ErrorCode.NOT_CONFIGURED,
+            "This server does not take leaked-key reports (not configured).",
         )
     try:
         keys = public_keys()
     except PublicKeysUnavailable:
         logger.exception("Leaked-key report refused: the scanner's public keys are unavailable.")
         return api_error(
-            503,
-            "service_unavailable",
+            ErrorCode.SERVICE_UNAVAILABLE,
             "The public keys to check the report's signature are unavailable; retry later.",
             headers={"Retry-After": "60"},
         )
     if not signature_is_valid(body, key_identifier, signature, keys):
         raise ApiError(
-            401,
-            "invalid_signature",
+            ErrorCode.INVALID_SIGNATURE,
             f"The signature does not verify with the public key {KEY_IDENTIFIER_HEADER} names.",
         )
     try:
         tokens = parse_report(body)
     except ValueError as error:
-        raise ApiError(400, "bad_request", str(error)) from None
+        raise ApiError(ErrorCode.BAD_REQUEST, str(error)) from None
     return JsonResponse(handle_report(tokens), safe=False)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -14,12 +13,14 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Account, Membership, User
+from activity.events import RequestContext, record_event
+from activity.models import ActivityEvent
 from apikeys.allowlist import normalize_allowlist
-from apikeys.events import RequestContext, record_event
 from apikeys.expiry import DEFAULT_EXPIRATION, resolve_expiry, successor_expiry
 from apikeys.keys import LIVE_PREFIX, TEST_PREFIX, generate_key, key_digest, masked_key
-from apikeys.models import ApiKey, KeyEvent
+from apikeys.models import ApiKey
 from apikeys.scopes import normalize_scopes
+from voxkeys.safetext import unsafe_character_error
 
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 500
@@ -132,29 +133,6 @@ def creation_block(membership: Membership | None, active_count: int | None = Non
         active_count = account.api_keys.counted_against_limit().count()
     if active_count >= account.api_key_limit:
         return limit_block(account, active_count)
-    return None
-
-
-# Embeddings, overrides and isolates reorder how the rest of a line is displayed, so a name
-# could read differently from what it is ("Trojan Source"). The marks U+200E/F stay allowed:
-# right-to-left text needs them and they reorder nothing around them.
-BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
-CONTROL_NAMES = {"\n": "line break", "\r": "line break", "\t": "tab"}
-
-
-def unsafe_character_error(text: str, field: str) -> str | None:
-    """Return a message naming the first control or text-direction character in `text`, if any.
-
-    Control characters (C0, DEL, C1) corrupt logs, CSV exports and terminals, and PostgreSQL
-    refuses NUL; a name or description is one line, so line breaks and tabs are refused too.
-    """
-    for char in text:
-        code = f"U+{ord(char):04X}"
-        if unicodedata.category(char) == "Cc":
-            kind = CONTROL_NAMES.get(char, "control character")
-            return f"Remove the {kind} ({code}) from the {field}."
-        if char in BIDI_CONTROLS:
-            return f"Remove the invisible text-direction character ({code}) from the {field}."
     return None
 
 
@@ -337,7 +315,7 @@ def create_key(
     )
     record_event(
         api_key=created.api_key,
-        event_type=KeyEvent.Type.CREATED,
+        event_type=ActivityEvent.Type.CREATED,
         user=user,
         context=context,
         details=_key_summary(created.api_key),
@@ -383,7 +361,7 @@ def revoke_key(
         raise AlreadyRevoked(key)
     record_event(
         api_key=key,
-        event_type=KeyEvent.Type.REVOKED,
+        event_type=ActivityEvent.Type.REVOKED,
         user=user,
         context=context,
         details={"staff": True} if as_staff else {},
@@ -454,7 +432,7 @@ def roll_key(
     key.save(update_fields=["replaced_by", "expires_at", "revoked_at", "revoked_by"])
     record_event(
         api_key=key,
-        event_type=KeyEvent.Type.ROLLED,
+        event_type=ActivityEvent.Type.ROLLED,
         user=user,
         context=context,
         related_key=created.api_key,
@@ -518,7 +496,11 @@ def edit_key(
         setattr(key, field, new_values[field])
     key.save(update_fields=list(changed))
     record_event(
-        api_key=key, event_type=KeyEvent.Type.EDITED, user=user, context=context, details=details
+        api_key=key,
+        event_type=ActivityEvent.Type.EDITED,
+        user=user,
+        context=context,
+        details=details,
     )
     return EditResult(api_key=key, changed=changed)
 
@@ -546,7 +528,7 @@ def record_expiry(*, key: ApiKey, now: datetime | None = None) -> bool:
         key.refresh_from_db()
         record_event(
             api_key=key,
-            event_type=KeyEvent.Type.EXPIRED,
+            event_type=ActivityEvent.Type.EXPIRED,
             user=None,
             details={
                 "expired_at": key.expires_at.isoformat() if key.expires_at else None,
@@ -584,7 +566,7 @@ def revoke_leaked_key(*, key: ApiKey, url: str, source: str) -> bool:
     key.revoked_at, key.revoked_by = now, None
     record_event(
         api_key=key,
-        event_type=KeyEvent.Type.LEAKED,
+        event_type=ActivityEvent.Type.LEAKED,
         user=None,
         details={"url": url, "source": source},
     )

@@ -7,7 +7,6 @@ app_name = "apikeys"
 urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.create, name="create"),
-    path("activity/", views.activity, name="activity"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/roll/", views.roll, name="roll"),

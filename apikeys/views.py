@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -20,17 +19,19 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
-from django_htmx.middleware import HtmxDetails
 
-from accounts.models import Account, Membership, User
+from accounts.models import Account, Membership
+from accounts.requests import AccountRequest, current_account
 from accounts.sudo import sudo_required
 from accounts.support import support_mailto
-from apikeys.events import RequestContext, event_summary
+from activity.events import RequestContext
+from activity.models import ActivityEvent
+from activity.summaries import event_summary
 from apikeys.expiry import CUSTOM, expires_in_words, successor_expiry
-from apikeys.forms import ActivityFilterForm, ApiKeyForm, EditKeyForm, KeyFieldsForm, RollKeyForm
+from apikeys.forms import ApiKeyForm, EditKeyForm, KeyFieldsForm, RollKeyForm
 from apikeys.hints import attach_idle_scopes, hygiene, idle_scopes_for
 from apikeys.insight import daily_usage, scopes_in_use, usage_chart
-from apikeys.models import ApiKey, KeyEvent
+from apikeys.models import ApiKey
 from apikeys.scopes import LEAST_PRIVILEGE_TIP, SCOPES
 from apikeys.services import (
     AlreadyRevoked,
@@ -52,18 +53,8 @@ from apikeys.verify import VERIFY_PATH, verify_snippets
 
 # The page reloads its key list (and shows the new message) when this event reaches <body>.
 KEYS_CHANGED_EVENT = "keysChanged"
-EVENTS_PER_PAGE = 50
 KEY_PAGE_EVENTS = 20
 KEY_PAGE_CLIENTS = 10
-
-
-class AccountRequest(HttpRequest):
-    """What accounts.middleware and django-htmx add to every signed-in request."""
-
-    htmx: HtmxDetails
-    user: User
-    account: Account | None
-    membership: Membership | None
 
 
 @require_GET
@@ -230,43 +221,11 @@ def revoke(request: AccountRequest, pk: int) -> HttpResponse:
     return keys_changed(request)
 
 
-@require_GET
-def activity(request: AccountRequest) -> HttpResponse:
-    account = current_account(request)
-    form = ActivityFilterForm(request.GET, account=account)
-    events = account.key_events.select_related("api_key", "related_key")
-    if form.is_valid():
-        key_id = form.cleaned_data["key"]
-        if key_id is not None:
-            events = events.for_key(account.api_keys.get(pk=key_id))
-        if form.cleaned_data["event"]:
-            events = events.filter(event_type=form.cleaned_data["event"])
-    else:
-        events = events.none()
-    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "form": form,
-        "page": page,
-        "events": [(event, event_summary(event)) for event in page],
-        "filter_query": query.urlencode(),
-        "filtered": any(request.GET.get(name) for name in ("key", "event")),
-    }
-    return render(request, "apikeys/activity.html", context)
-
-
 def keys_changed(request: AccountRequest) -> HttpResponse:
     if request.htmx:
         # The page closes the dialog and reloads its key list, which brings the message.
         return trigger_client_event(HttpResponse(status=204), KEYS_CHANGED_EVENT)
     return redirect("apikeys:index")
-
-
-def current_account(request: AccountRequest) -> Account:
-    if request.account is None:
-        raise Http404("This login is not a member of any account.")
-    return request.account
 
 
 def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any]:
@@ -432,7 +391,7 @@ def detail(request: AccountRequest, pk: int) -> HttpResponse:
     # Like the list, the page may be the first to see that the key expired.
     record_expirations([api_key])
     can_manage = api_key.is_active and manage_block(request.user, account) is None
-    events = KeyEvent.objects.for_key(api_key).select_related("actor")[:KEY_PAGE_EVENTS]
+    events = ActivityEvent.objects.for_key(api_key).select_related("actor")[:KEY_PAGE_EVENTS]
     clients = list(api_key.clients.all()[:KEY_PAGE_CLIENTS])
     context = {
         "key": api_key,

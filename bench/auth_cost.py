@@ -166,7 +166,7 @@ def main() -> int:
 
     from accounts.models import Account, Membership, User
     from apikeys import middleware
-    from apikeys.authcache import process_cache
+    from apikeys.auth.cache import process_cache
     from apikeys.keys import generate_key, key_digest, masked_key
     from apikeys.models import ApiKey
     from apikeys.services import create_key

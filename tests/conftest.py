@@ -17,7 +17,8 @@ from pytest_django.fixtures import Settings
 from accounts.idle import LAST_SEEN_SESSION_KEY
 from accounts.models import Account, Membership
 from accounts.sudo import SUDO_SESSION_KEY
-from apikeys import authcache, ratelimit, usage
+from apikeys.auth import cache as authcache
+from apikeys.auth import ratelimit, usage
 from tests.factories import AccountFactory, MembershipFactory
 from voice import validation
 

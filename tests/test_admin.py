@@ -6,7 +6,8 @@ from django.test import Client
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Membership
-from apikeys.models import ApiKey, KeyEvent
+from activity.models import ActivityEvent
+from apikeys.models import ApiKey
 from apikeys.services import create_key, revoke_key
 from tests.factories import UserFactory
 
@@ -89,7 +90,7 @@ def test_revoke_selected_goes_through_the_service(staff_client: Client, two_keys
 
 
 def test_events_are_read_only_in_the_admin(staff_client: Client, two_keys: list) -> None:
-    event = KeyEvent.objects.filter(api_key=two_keys[0].api_key).get()
+    event = ActivityEvent.objects.filter(api_key=two_keys[0].api_key).get()
     page = staff_client.get(f"/admin/apikeys/keyevent/{event.pk}/change/")
     assert page.status_code == 200
     assert "Created a live key with calls:read" in page.text
@@ -100,7 +101,7 @@ def test_events_are_read_only_in_the_admin(staff_client: Client, two_keys: list)
         f"/admin/apikeys/keyevent/{event.pk}/change/", {"event_type": "revoked"}
     )
     assert response.status_code == 403
-    assert KeyEvent.objects.get(pk=event.pk).event_type == "created"
+    assert ActivityEvent.objects.get(pk=event.pk).event_type == "created"
 
 
 def test_admin_revoke_is_recorded_as_staff(staff_client: Client, two_keys: list) -> None:
@@ -109,7 +110,7 @@ def test_admin_revoke_is_recorded_as_staff(staff_client: Client, two_keys: list)
         {"action": "revoke_selected", "_selected_action": [two_keys[0].api_key.pk]},
         REMOTE_ADDR="192.0.2.9",
     )
-    event = KeyEvent.objects.get(event_type="revoked")
+    event = ActivityEvent.objects.get(event_type="revoked")
     assert (event.actor_email, event.ip_address, event.details) == (
         "staff@voxkeys.test",
         "192.0.2.9",
@@ -176,7 +177,7 @@ def test_revoked_keys_offer_no_revoke(staff_client: Client, two_keys: list) -> N
     assertNotContains(page, revoke_url(key))
     response = staff_client.post(revoke_url(key), follow=True)
     assertContains(response, "“Reader” is revoked: there is nothing to revoke.")
-    assert KeyEvent.objects.filter(event_type="revoked").count() == 1
+    assert ActivityEvent.objects.filter(event_type="revoked").count() == 1
 
 
 def test_revoke_button_asks_then_revokes_through_the_service(
@@ -210,7 +211,7 @@ def test_revoke_button_asks_then_revokes_through_the_service(
     assert [call["as_staff"] for call in calls] == [True]
     key.refresh_from_db()
     assert key.revoked_by.email == "staff@voxkeys.test"
-    event = KeyEvent.objects.get(event_type="revoked")
+    event = ActivityEvent.objects.get(event_type="revoked")
     assert (event.api_key, event.actor_email, event.ip_address, event.details) == (
         key,
         "staff@voxkeys.test",
@@ -236,7 +237,7 @@ def test_revoke_needs_the_change_permission(two_keys: list) -> None:
     assert client.post(revoke_url(key)).status_code == 403
     key.refresh_from_db()
     assert key.is_active
-    assert not KeyEvent.objects.filter(event_type="revoked").exists()
+    assert not ActivityEvent.objects.filter(event_type="revoked").exists()
 
 
 def test_revoke_enforces_csrf(two_keys: list) -> None:

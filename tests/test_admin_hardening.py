@@ -19,8 +19,9 @@ from accounts.services import (
     add_member,
     change_role,
 )
+from activity.models import ActivityEvent
 from apikeys.admin import SECRET_FIELDS
-from apikeys.models import ApiKey, KeyEvent
+from apikeys.models import ApiKey
 from apikeys.services import create_key
 from tests.factories import AccountFactory, MembershipFactory, UserFactory
 
@@ -245,7 +246,7 @@ def test_a_forged_membership_is_refused_with_a_reason(
     assert response.status_code == 200
     assert message in shown(response)
     assert not Membership.objects.filter(user=user).exists()
-    assert not KeyEvent.objects.exists()
+    assert not ActivityEvent.objects.exists()
 
 
 def test_owner_memberships_are_read_only_to_staff(helpdesk: User, owner: Membership) -> None:
@@ -266,7 +267,7 @@ def test_owner_memberships_are_read_only_to_staff(helpdesk: User, owner: Members
     assert response.status_code == 403
     owner.refresh_from_db()
     assert owner.role == Membership.Role.OWNER
-    assert not KeyEvent.objects.exists()
+    assert not ActivityEvent.objects.exists()
 
 
 def test_staff_cannot_change_their_own_membership(helpdesk: User, account: Account) -> None:
@@ -352,7 +353,7 @@ def test_account_inline_locks_owner_rows_and_refuses_new_owners(
     response = client.post(url, account_form(account, [{"id": owner.pk, "role": "owner"}, myself]))
     assert OWN_MEMBERSHIP_REFUSED in shown(response)
     assert not Membership.objects.filter(user=helpdesk).exists()
-    assert not KeyEvent.objects.exists()
+    assert not ActivityEvent.objects.exists()
 
 
 def test_user_page_inline_refuses_owner_memberships(helpdesk: User, customer: User) -> None:
@@ -396,7 +397,7 @@ def test_the_services_refuse_what_the_forms_hide(
             role="member",
             staff=staff_with("accounts.view_membership", email="viewer@voxkeys.test"),
         )
-    assert not KeyEvent.objects.exists()
+    assert not ActivityEvent.objects.exists()
 
 
 # The activity log ----------------------------------------------------------------------------
@@ -404,8 +405,8 @@ def test_the_services_refuse_what_the_forms_hide(
 WHERE = {"REMOTE_ADDR": "198.51.100.7", "HTTP_USER_AGENT": "Helpdesk Browser/1.0"}
 
 
-def only_event(event_type: str) -> KeyEvent:
-    event = KeyEvent.objects.get(event_type=event_type)  # exactly one
+def only_event(event_type: str) -> ActivityEvent:
+    event = ActivityEvent.objects.get(event_type=event_type)  # exactly one
     assert (event.actor_email, event.ip_address, event.user_agent) == (
         STAFF_EMAIL,
         "198.51.100.7",
@@ -440,7 +441,7 @@ def test_membership_admin_records_add_change_and_remove(
         {"member": "customer@example.test", "role": "admin", "old_role": "member"},
     )
     assert client.post(url, {"role": "admin"}, **WHERE).status_code == 302
-    assert KeyEvent.objects.count() == 2  # saved unchanged: nothing to record
+    assert ActivityEvent.objects.count() == 2  # saved unchanged: nothing to record
 
     delete_url = f"/admin/accounts/membership/{membership.pk}/delete/"
     assert client.post(delete_url, {"post": "yes"}, **WHERE).status_code == 302
@@ -450,7 +451,7 @@ def test_membership_admin_records_add_change_and_remove(
         account,
         {"member": "customer@example.test", "role": "admin"},
     )
-    assert KeyEvent.objects.count() == 3
+    assert ActivityEvent.objects.count() == 3
 
 
 def test_bulk_delete_records_each_removal(
@@ -467,7 +468,7 @@ def test_bulk_delete_records_each_removal(
     )
     assert response.status_code == 302
     assert not Membership.objects.exists()
-    events = KeyEvent.objects.filter(event_type="member_removed")
+    events = ActivityEvent.objects.filter(event_type="member_removed")
     assert sorted(event.details["member"] for event in events) == [
         "admin@acme.test",
         "member@acme.test",
@@ -495,8 +496,8 @@ def test_account_inline_records_add_change_and_remove(
         ("member@acme.test", "admin"),
         ("owner@acme.test", "owner"),
     }
-    events = {event.event_type: event for event in KeyEvent.objects.all()}
-    assert len(events) == KeyEvent.objects.count() == 3
+    events = {event.event_type: event for event in ActivityEvent.objects.all()}
+    assert len(events) == ActivityEvent.objects.count() == 3
     assert events["member_removed"].details == {"member": "admin@acme.test", "role": "admin"}
     assert events["member_changed"].details == {
         "member": "member@acme.test",
@@ -658,6 +659,6 @@ def test_no_admin_lists_searches_or_orders_by_a_secret() -> None:
             if isinstance(name, str):
                 parts = set(name.lstrip("^=@-").split("__"))
                 assert not parts & SECRET_FIELDS, (model.__name__, name)
-        if model in (ApiKey, KeyEvent):
+        if model in (ApiKey, ActivityEvent):
             for secret in SECRET_FIELDS:
                 assert not model_admin.lookup_allowed(f"{secret}__startswith", "a", None)

@@ -10,8 +10,9 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from accounts.models import Membership
+from activity.models import ActivityEvent
 from apikeys.allowlist import MAX_ENTRIES, is_allowed, normalize_allowlist
-from apikeys.models import ApiKey, KeyEvent
+from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, InvalidKeyInput, create_key, edit_key, roll_key
 from tests.api_support import bearer
 from tests.test_apikeys_views import HTMX, form_data, revealed_secret
@@ -127,7 +128,7 @@ def test_editing_the_allowlist_takes_effect_on_the_next_request(owner: Membershi
         allowed_ips="203.0.113.0/24",
     )
     assert credits_from(created.secret, "198.51.100.4").status_code == 403
-    edited = KeyEvent.objects.get(event_type="edited")
+    edited = ActivityEvent.objects.get(event_type="edited")
     assert edited.details["allowed_ips"] == {"old": [], "new": ["203.0.113.0/24"]}
     # Leaving it out of an edit keeps it.
     edit_key(

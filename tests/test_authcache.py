@@ -17,7 +17,7 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Account, Membership
 from apikeys import middleware
-from apikeys.authcache import CHANNEL, AuthCache, Listener, process_cache
+from apikeys.auth.cache import CHANNEL, AuthCache, Listener, process_cache
 from apikeys.keys import key_digest
 from apikeys.middleware import LOOKUP_FIELDS, authenticate, lookup_key
 from apikeys.models import ApiKey

@@ -203,7 +203,7 @@ def test_the_page_lists_the_keys_events_and_links_to_its_activity(owner: Members
     api_key = new_key(owner)
     response = client_for(owner).get(detail_url(api_key))
     assertContains(response, "Created a live key with calls:read, calls:write, contacts:read")
-    assertContains(response, f'href="{reverse("apikeys:activity")}?key={api_key.pk}"')
+    assertContains(response, f'href="{reverse("activity:index")}?key={api_key.pk}"')
 
 
 def test_the_list_links_each_name_to_its_page(owner: Membership, owner_client: Client) -> None:

@@ -9,10 +9,11 @@ import time_machine
 from django.test import Client
 
 from accounts.models import Account, Membership
-from apikeys.events import RequestContext
+from activity.events import RequestContext
+from activity.models import ActivityEvent, AppendOnlyError
 from apikeys.expiry import CUSTOM, NEVER, default_expiration, expiration_choices
 from apikeys.keys import TEST_PREFIX, is_well_formed
-from apikeys.models import ApiKey, AppendOnlyError, KeyEvent
+from apikeys.models import ApiKey
 from apikeys.services import (
     AlreadyRevoked,
     CreatedKey,
@@ -44,8 +45,8 @@ def api_get(secret: str, path: str = CREDITS):  # noqa: ANN201
     return Client().get(path, headers=bearer(secret))
 
 
-def events(event_type: str | None = None) -> list[KeyEvent]:
-    queryset = KeyEvent.objects.all()
+def events(event_type: str | None = None) -> list[ActivityEvent]:
+    queryset = ActivityEvent.objects.all()
     if event_type:
         queryset = queryset.filter(event_type=event_type)
     return list(queryset)
@@ -446,9 +447,11 @@ def test_every_action_writes_exactly_one_event(owner: Membership) -> None:
         "rolled",
         "revoked",
     ]
-    rolled = KeyEvent.objects.get(event_type="rolled")
+    rolled = ActivityEvent.objects.get(event_type="rolled")
     assert rolled.api_key == created.api_key and rolled.related_key == new.api_key
-    assert list(KeyEvent.objects.for_key(new.api_key).values_list("event_type", flat=True)) == [
+    assert list(
+        ActivityEvent.objects.for_key(new.api_key).values_list("event_type", flat=True)
+    ) == [
         "revoked",
         "rolled",
     ]
@@ -471,7 +474,7 @@ def test_failed_actions_write_no_event(owner: Membership, member: Membership) ->
 def test_events_record_the_request_context(owner: Membership) -> None:
     context = RequestContext(ip_address="203.0.113.7", user_agent="curl/8.5")
     create(owner, context=context)
-    event = KeyEvent.objects.get()
+    event = ActivityEvent.objects.get()
     assert (event.ip_address, event.user_agent, event.actor_email) == (
         "203.0.113.7",
         "curl/8.5",
@@ -481,20 +484,20 @@ def test_events_record_the_request_context(owner: Membership) -> None:
 
 def test_events_cannot_be_changed_or_deleted(owner: Membership) -> None:
     create(owner)
-    event = KeyEvent.objects.get()
+    event = ActivityEvent.objects.get()
     event.event_type = "revoked"
     with pytest.raises(AppendOnlyError):
         event.save()
     with pytest.raises(AppendOnlyError):
         event.delete()
     with pytest.raises(AppendOnlyError):
-        KeyEvent.objects.update(event_type="revoked")
+        ActivityEvent.objects.update(event_type="revoked")
     with pytest.raises(AppendOnlyError):
-        KeyEvent.objects.filter(pk=event.pk).delete()
-    assert KeyEvent.objects.get().event_type == "created"
+        ActivityEvent.objects.filter(pk=event.pk).delete()
+    assert ActivityEvent.objects.get().event_type == "created"
     # Last: bulk_update fails inside its own atomic block, which spoils the test's transaction.
     with pytest.raises(AppendOnlyError):
-        KeyEvent.objects.bulk_update([event], ["event_type"])
+        ActivityEvent.objects.bulk_update([event], ["event_type"])
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Account, Membership
-from apikeys.models import ApiKey, KeyEvent
+from activity.models import ActivityEvent
+from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key, roll_key
 from apikeys.views import EVENTS_PER_PAGE
 from tests.api_support import bearer
@@ -21,7 +22,7 @@ from tests.test_apikeys_views import HTMX, INDEX, form_data, revealed_secret
 pytestmark = pytest.mark.django_db
 
 CREATE = reverse("apikeys:create")
-ACTIVITY = reverse("apikeys:activity")
+ACTIVITY = reverse("activity:index")
 START = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 
 
@@ -154,9 +155,9 @@ def test_rolled_and_expired_keys_show_what_happened(
     assertContains(response, "after it was rolled", count=1)
     # The list was the first to see the expiries: it recorded them, once.
     assert set(
-        KeyEvent.objects.filter(event_type="expired").values_list("api_key__name", flat=True)
+        ActivityEvent.objects.filter(event_type="expired").values_list("api_key__name", flat=True)
     ) == {"Rolled", "Expiring"}
-    assert KeyEvent.objects.filter(event_type="expired").count() == 2
+    assert ActivityEvent.objects.filter(event_type="expired").count() == 2
     assert expiring.api_key.pk
 
 

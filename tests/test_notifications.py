@@ -16,10 +16,11 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 
 from accounts.models import Account, Membership
+from activity.events import RequestContext
+from activity.models import ActivityEvent
 from apikeys import notifications
-from apikeys.events import RequestContext
 from apikeys.keys import LIVE_PREFIX, MASK_CHARS, RANDOM_LENGTH
-from apikeys.models import ApiKey, ExpiryNotice, KeyEvent
+from apikeys.models import ApiKey, ExpiryNotice
 from apikeys.notifications import NoticeRun, send_expiry_notice, send_expiry_notices
 from apikeys.services import (
     CreatedKey,
@@ -201,7 +202,7 @@ def test_an_action_rolled_back_after_its_event_sends_nothing(
         transaction.atomic(),
     ):
         create(cast)
-        assert KeyEvent.objects.filter(event_type=KeyEvent.Type.CREATED).exists()
+        assert ActivityEvent.objects.filter(event_type=ActivityEvent.Type.CREATED).exists()
         raise RuntimeError("a later step failed")
     assert callbacks == []
     assert mailoutbox == []
@@ -305,7 +306,7 @@ def test_an_expired_key_gets_its_expired_event_exactly_once(owner: Membership) -
         clock.move_to(EXPIRES)
         assert run_notices().startswith("Expired keys recorded: 1.")
         assert run_notices().startswith("Expired keys recorded: 0.")
-    expired = KeyEvent.objects.filter(api_key=key, event_type=KeyEvent.Type.EXPIRED)
+    expired = ActivityEvent.objects.filter(api_key=key, event_type=ActivityEvent.Type.EXPIRED)
     assert expired.count() == 1
     assert expired.get().actor_label == "system"
 

@@ -22,9 +22,9 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Account, Membership
 from apikeys import ratelimit
+from apikeys.auth.ratelimit import FALLBACK_SECONDS, KeyRateLimiter, RateLimits, SharedBuckets
 from apikeys.keys import generate_key, key_digest
 from apikeys.models import ApiKey
-from apikeys.ratelimit import FALLBACK_SECONDS, KeyRateLimiter, RateLimits, SharedBuckets
 from apikeys.services import revoke_key
 from tests.api_support import api_client, bearer, make_key
 from tests.factories import UserFactory
@@ -286,7 +286,7 @@ import time
 import django
 
 django.setup()
-from apikeys.ratelimit import RateLimits
+from apikeys.auth.ratelimit import RateLimits
 
 prefix, limit = sys.argv[1], int(sys.argv[2])
 limits = RateLimits.from_settings(prefix=prefix)
@@ -349,13 +349,13 @@ def test_redis_down_limits_locally_and_logs_once(
     client = api_client(key_with_limit(owner, 3))
     bad_key = Client(REMOTE_ADDR="192.0.2.1", headers=bearer(generate_key()))
 
-    with caplog.at_level(logging.WARNING, logger="apikeys.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="apikeys.auth.ratelimit"):
         assert [client.get(CREDITS).status_code for _ in range(4)] == [200, 200, 200, 429]
         assert bad_key.get(CREDITS).status_code == 401
         clock.advance(FALLBACK_SECONDS + 1)  # Redis is tried again, and is still down
         assert [client.get(CREDITS).status_code for _ in range(4)] == [200, 200, 200, 429]
 
-    messages = [r.getMessage() for r in caplog.records if r.name == "apikeys.ratelimit"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "apikeys.auth.ratelimit"]
     assert len(messages) == 1
     assert messages[0].startswith("Redis is unavailable")
 
@@ -374,7 +374,7 @@ def test_a_redis_error_reply_falls_back_until_redis_answers_again(
     shared.set(bucket, "not a hash")  # every script call on it is a WRONGTYPE error reply
     client = api_client(secret)
 
-    with caplog.at_level(logging.WARNING, logger="apikeys.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="apikeys.auth.ratelimit"):
         assert [client.get(CREDITS).status_code for _ in range(3)] == [200, 200, 429]
         shared.delete(bucket)
         clock.advance(FALLBACK_SECONDS)
@@ -382,7 +382,7 @@ def test_a_redis_error_reply_falls_back_until_redis_answers_again(
 
     assert shared.hget(bucket, "tokens") is not None  # the shared bucket is in use again
     shared.close()
-    messages = [r.getMessage() for r in caplog.records if r.name == "apikeys.ratelimit"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "apikeys.auth.ratelimit"]
     assert len(messages) == 2
     assert messages[0].startswith("Redis is unavailable")
     assert messages[1].startswith("Redis answers again")

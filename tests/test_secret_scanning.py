@@ -29,9 +29,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account, Membership
+from activity.models import ActivityEvent
 from apikeys import secret_scanning
 from apikeys.keys import LIVE_PREFIX, generate_key
-from apikeys.models import ApiKey, KeyEvent
+from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key, revoke_leaked_key, roll_key
 from tests.api_support import api_client
 
@@ -98,7 +99,7 @@ def labels(response: HttpResponse) -> list[tuple[str, str]]:
 def state() -> tuple[list[tuple[Any, ...]], int]:
     """Everything a report may change: each key's revocation, and the activity log."""
     keys = list(ApiKey.objects.order_by("pk").values_list("pk", "revoked_at", "revoked_by"))
-    return keys, KeyEvent.objects.count()
+    return keys, ActivityEvent.objects.count()
 
 
 def make_key(owner: Membership, environment: str = ApiKey.Environment.LIVE) -> CreatedKey:
@@ -162,11 +163,11 @@ def test_a_signed_report_revokes_live_and_test_keys_and_tells_owners_and_admins(
         key = ApiKey.objects.get(pk=created.api_key.pk)
         assert key.is_revoked
         assert key.revoked_by is None
-        assert [event.event_type for event in KeyEvent.objects.for_key(key)] == [
+        assert [event.event_type for event in ActivityEvent.objects.for_key(key)] == [
             "leaked",
             "created",
         ]
-        leaked = KeyEvent.objects.get(api_key=key, event_type=KeyEvent.Type.LEAKED)
+        leaked = ActivityEvent.objects.get(api_key=key, event_type=ActivityEvent.Type.LEAKED)
         assert leaked.details == {"url": FOUND_AT, "source": "content"}
         assert leaked.actor_label == "system"
         refused = api_client(created.secret).get("/api/v1/credits")
@@ -375,7 +376,7 @@ def test_a_key_that_already_stopped_working_is_a_true_positive_and_left_alone(
         (expired.secret, "true_positive"),
     ]
     assert state() == before
-    assert not KeyEvent.objects.filter(event_type=KeyEvent.Type.LEAKED).exists()
+    assert not ActivityEvent.objects.filter(event_type=ActivityEvent.Type.LEAKED).exists()
 
 
 def test_a_token_reported_twice_is_handled_once(live_key: CreatedKey, keys_file: Path) -> None:
@@ -390,7 +391,7 @@ def test_a_token_reported_twice_is_handled_once(live_key: CreatedKey, keys_file:
     response = post(body)
 
     assert labels(response) == [(live_key.secret, "true_positive")]
-    event = KeyEvent.objects.get(event_type=KeyEvent.Type.LEAKED)
+    event = ActivityEvent.objects.get(event_type=ActivityEvent.Type.LEAKED)
     assert event.details["url"] == FOUND_AT
 
 
@@ -451,7 +452,7 @@ def test_a_hundred_tokens_are_looked_up_in_one_query(
 
     assert len(response.json()) == 100
     assert [label for _, label in labels(response)].count("true_positive") == 3
-    assert KeyEvent.objects.filter(event_type=KeyEvent.Type.LEAKED).count() == 2
+    assert ActivityEvent.objects.filter(event_type=ActivityEvent.Type.LEAKED).count() == 2
 
 
 # Where the public keys come from ---------------------------------------------------------------

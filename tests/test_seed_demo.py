@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import Account, Membership, User
-from apikeys.models import ApiKey, KeyEvent
+from activity.models import ActivityEvent
+from apikeys.models import ApiKey
 
 pytestmark = pytest.mark.django_db
 
@@ -72,5 +73,5 @@ def test_seed_demo_shows_the_key_lifecycle() -> None:
     assert keys["Development Environment"].masked_key.startswith("vxp_test_")
     expired = keys["Legacy Dialer"]
     assert expired.is_expired() and not expired.is_revoked
-    events = set(KeyEvent.objects.values_list("event_type", flat=True))
+    events = set(ActivityEvent.objects.values_list("event_type", flat=True))
     assert events == {"created", "rolled", "expired"}

@@ -7,7 +7,6 @@ The OpenAPI document (voice/openapi.py) states the same rules; schemathesis chec
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import socket
 import unicodedata
@@ -17,16 +16,12 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
-from django.http import HttpRequest
 
-from apikeys.api import ApiError, read_limited_body
+from api.body import FieldErrors, raise_for_errors
+from api.routes import MAX_ID
 from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS, Campaign
 
-# 1 MiB: a 1,000-contact import is about 150 KB; anything much larger is a mistake or an attack.
-MAX_BODY_BYTES = 1024 * 1024
 MAX_IMPORT = 1000
-# Ids are 64-bit signed integers in the database; larger numbers would overflow the driver.
-MAX_ID = 2**63 - 1
 EMAIL_MAX_LENGTH = 254
 
 # [0-9], not \d: \d also matches other scripts' digits.
@@ -55,39 +50,10 @@ NOT_PUBLIC = "Must be a public address; local and private networks are not allow
 resolve = socket.getaddrinfo
 
 Cleaner = Callable[[Any], Any]
-FieldErrors = dict[str, list[str]]
 
 
 class FieldError(Exception):
     """One field's value is not acceptable; the message says why."""
-
-
-def read_json(request: HttpRequest) -> Any:
-    """Return the request's JSON body, or raise ApiError (400, 413 or 415)."""
-    body = read_limited_body(
-        request,
-        max_bytes=MAX_BODY_BYTES,
-        size_hint=f"Import at most {MAX_IMPORT} contacts per request.",
-    )
-    if not body.strip():
-        raise ApiError(400, "invalid_json", "The body is empty; send a JSON object.")
-    try:
-        return json.loads(body)
-    # RecursionError: deeply nested arrays exhaust the parser's stack.
-    except (ValueError, RecursionError) as error:
-        detail = f" ({error})" if isinstance(error, json.JSONDecodeError) else ""
-        raise ApiError(400, "invalid_json", f"The body is not valid JSON{detail}.") from None
-
-
-def raise_for_errors(errors: FieldErrors) -> None:
-    if errors:
-        count = len(errors)
-        raise ApiError(
-            400,
-            "validation_error",
-            f"{count} field{'s are' if count > 1 else ' is'} not valid: {', '.join(errors)}.",
-            fields=errors,
-        )
 
 
 def validate_object(

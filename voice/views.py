@@ -1,4 +1,4 @@
-"""The /api/v1 JSON views. Authentication happens in apikeys.middleware; each handler declares
+"""The /api/v1 JSON views. Authentication happens in api.middleware; each handler declares
 its scope. Every lookup starts from `resources(request, Model)` and every new row from
 `ownership(request)`, so no key reaches another account, and test keys (livemode false) and
 live keys each see only their own world.
@@ -6,35 +6,20 @@ live keys each see only their own world.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, TypeVar
 
-import redis
-from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from django.http import HttpResponse, JsonResponse
 
-from apikeys import authcache
-from apikeys.api import (
-    ApiError,
-    ApiRequest,
-    api_route,
-    not_found,
-    public,
-    requires_key,
-    requires_scope,
-)
-from apikeys.middleware import find_key
+from api.body import FieldErrors, raise_for_errors, read_json
+from api.errors import ApiError, ErrorCode, not_found
+from api.pagination import paginate
+from api.routes import ApiRequest, api_route, requires_key, requires_scope
 from voice.models import Call, Campaign, Contact, Webhook
-from voice.openapi import openapi_json
-from voice.pagination import paginate
 from voice.services import CALL_COST, InsufficientCredits, credit_balance, place_call
 from voice.validation import (
     MAX_IMPORT,
-    FieldErrors,
     clean_campaign_status,
     clean_email,
     clean_events,
@@ -43,20 +28,12 @@ from voice.validation import (
     clean_optional_id,
     clean_phone,
     clean_webhook_url,
-    raise_for_errors,
-    read_json,
     validate_fields,
     validate_object,
 )
-from voxkeys.logs import report_database_outage
 
+IMPORT_HINT = f"Import at most {MAX_IMPORT} contacts per request."
 Resource = TypeVar("Resource", Contact, Campaign, Call, Webhook)
-
-logger = logging.getLogger(__name__)
-# A well-formed digest no key has: readiness runs the real lookup and expects no row.
-NO_SUCH_DIGEST = "0" * 64
-# Seconds; a load balancer's check has its own timeout, typically 2 to 5 s.
-READY_REDIS_TIMEOUT = 1
 
 
 def resources(request: ApiRequest, model: type[Resource]) -> QuerySet[Resource]:
@@ -77,12 +54,15 @@ def get_or_404(request: ApiRequest, model: type[Resource], pk: int) -> Resource:
     found = resources(request, model).filter(pk=pk).first()
     if found is None:
         raise ApiError(
-            404,
-            "not_found",
+            ErrorCode.NOT_FOUND,
             f"There is no {model._meta.verbose_name} {pk} in this account's "
             f"{mode_name(request)} data.",
         )
     return found
+
+
+def read_body(request: ApiRequest) -> Any:
+    return read_json(request, size_hint=IMPORT_HINT)
 
 
 def no_content() -> HttpResponse:
@@ -140,61 +120,6 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
     }
 
 
-# Health and the document -------------------------------------------------------------------
-
-
-@public
-def get_health(request: HttpRequest) -> HttpResponse:
-    # No database query: load balancers ask often, and this is the benchmark's baseline.
-    return JsonResponse({"status": "ok", "service": "VoxPria API", "version": "v1"})
-
-
-@public
-def get_ready(request: HttpRequest) -> HttpResponse:
-    # What an API request needs: the key lookup itself (the prepared statement, on this
-    # worker's connection) and Redis when it is configured.
-    checks = {"database": database_status(request), "redis": redis_status()}
-    # Not a readiness condition: with the cache off, authentication queries the database.
-    cache = {"auth_cache": authcache.status()}
-    if "unavailable" in checks.values():
-        response = JsonResponse({"status": "unavailable", **checks, **cache}, status=503)
-        response["Retry-After"] = "5"
-        return response
-    return JsonResponse({"status": "ok", **checks, **cache})
-
-
-def database_status(request: HttpRequest) -> str:
-    try:
-        find_key(NO_SUCH_DIGEST)
-    except DatabaseError as exc:
-        # Load balancers ask every few seconds: counted with the outage, not logged each time.
-        report_database_outage(exc, request)
-        return "unavailable"
-    return "ok"
-
-
-def redis_status() -> str:
-    if not settings.REDIS_URL:
-        return "not configured"
-    try:
-        with redis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=READY_REDIS_TIMEOUT,
-            socket_connect_timeout=READY_REDIS_TIMEOUT,
-            retry=Retry(NoBackoff(), 0),
-        ) as client:
-            client.ping()
-    except redis.RedisError:
-        logger.warning("Readiness check: Redis is unavailable", exc_info=True)
-        return "unavailable"
-    return "ok"
-
-
-@public
-def get_openapi(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(openapi_json(), content_type="application/json")
-
-
 # Credits -----------------------------------------------------------------------------------
 
 
@@ -226,7 +151,7 @@ def list_calls(request: ApiRequest) -> HttpResponse:
 @requires_scope("calls:write")
 def create_call(request: ApiRequest) -> HttpResponse:
     """Queue a call to a contact or an E.164 number; a test key's call is only simulated."""
-    data = validate_fields(read_json(request), CALL_FIELDS)
+    data = validate_fields(read_body(request), CALL_FIELDS)
     errors: FieldErrors = {}
     contact = campaign = None
     if "contact_id" in data and "phone" in data:
@@ -255,8 +180,7 @@ def create_call(request: ApiRequest) -> HttpResponse:
         )
     except InsufficientCredits:
         raise ApiError(
-            402,
-            "insufficient_credits",
+            ErrorCode.INSUFFICIENT_CREDITS,
             f"A live call costs {CALL_COST} credit and this account has too few left. Add "
             "credits, or use a test key (vxp_test_) to make simulated calls for free.",
         ) from None
@@ -278,7 +202,7 @@ def list_campaigns(request: ApiRequest) -> HttpResponse:
 
 @requires_scope("campaigns:write")
 def create_campaign(request: ApiRequest) -> HttpResponse:
-    data = validate_fields(read_json(request), CAMPAIGN_FIELDS, required=["name"])
+    data = validate_fields(read_body(request), CAMPAIGN_FIELDS, required=["name"])
     campaign = Campaign.objects.create(**ownership(request), **data)
     return JsonResponse(campaign_json(campaign), status=201)
 
@@ -291,7 +215,7 @@ def get_campaign(request: ApiRequest, pk: int) -> HttpResponse:
 @requires_scope("campaigns:write")
 def update_campaign(request: ApiRequest, pk: int) -> HttpResponse:
     campaign = get_or_404(request, Campaign, pk)
-    data = validate_fields(read_json(request), CAMPAIGN_FIELDS)
+    data = validate_fields(read_body(request), CAMPAIGN_FIELDS)
     for name, value in data.items():
         setattr(campaign, name, value)
     campaign.save(update_fields=[*data, "updated_at"])
@@ -316,7 +240,7 @@ def list_contacts(request: ApiRequest) -> HttpResponse:
 @requires_scope("contacts:write")
 def create_contacts(request: ApiRequest) -> HttpResponse:
     """Create one contact (a JSON object) or import up to MAX_IMPORT (a list), all or nothing."""
-    data = read_json(request)
+    data = read_body(request)
     if not isinstance(data, list):
         fields = validate_fields(data, CONTACT_FIELDS, required=CONTACT_REQUIRED)
         contact = Contact.objects.create(**ownership(request), **fields)
@@ -345,7 +269,7 @@ def get_contact(request: ApiRequest, pk: int) -> HttpResponse:
 @requires_scope("contacts:write")
 def update_contact(request: ApiRequest, pk: int) -> HttpResponse:
     contact = get_or_404(request, Contact, pk)
-    data = validate_fields(read_json(request), CONTACT_FIELDS)
+    data = validate_fields(read_body(request), CONTACT_FIELDS)
     for name, value in data.items():
         setattr(contact, name, value)
     contact.save(update_fields=[*data, "updated_at"])
@@ -374,7 +298,7 @@ def list_webhooks(request: ApiRequest) -> HttpResponse:
 
 @requires_scope("webhooks:manage")
 def create_webhook(request: ApiRequest) -> HttpResponse:
-    data = validate_fields(read_json(request), WEBHOOK_FIELDS, required=["url", "events"])
+    data = validate_fields(read_body(request), WEBHOOK_FIELDS, required=["url", "events"])
     webhook = Webhook.objects.create(**ownership(request), **data)
     return JsonResponse(webhook_json(webhook), status=201)
 
@@ -390,7 +314,4 @@ def delete_webhook(request: ApiRequest, pk: int) -> HttpResponse:
 webhooks = api_route(GET=list_webhooks, POST=create_webhook)
 webhook = api_route(DELETE=delete_webhook)
 
-health = api_route(GET=get_health)
-ready = api_route(GET=get_ready)
-openapi = api_route(GET=get_openapi)
 credits = api_route(GET=get_credits)

@@ -8,7 +8,7 @@ Settings (LOG_FORMAT, ACCESS_LOG) choose text or one JSON object per line, and w
 request gets an access line. README "Logs" describes the result.
 
 This module is loaded while logging is configured, before the apps are: it must not import
-models (nor apikeys.api, which does).
+models (the `api` package's __init__ imports none).
 """
 
 from __future__ import annotations
@@ -30,13 +30,12 @@ from django.core.signals import request_finished
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse
 
+from api import API_PREFIX
 from voxkeys.clientip import client_ip
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("voxkeys.access")
 
-# apikeys.api.API_PREFIX, which cannot be imported from here (see above); a test keeps them equal.
-API_PREFIX = "/api/"
 # Set on a request whose 503 the outage log has counted: Django's one line for it is dropped.
 OUTAGE_REPORTED = "database_outage_reported"
 

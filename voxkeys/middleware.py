@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.utils.cache import patch_cache_control
 
+from api import API_PREFIX
 from voxkeys.db.errors import is_retryable
 from voxkeys.logs import report_database_outage
 
@@ -46,7 +47,6 @@ PERMISSIONS_POLICY = ", ".join(
         "usb",
     )
 )
-API_PREFIX = "/api/"
 # Where a request's first database error waits for DatabaseOutageMiddleware.
 DATABASE_ERROR_ATTRIBUTE = "database_error"
 

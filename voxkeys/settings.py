@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "accounts",
+    "activity",
+    "api",
     "apikeys",
     "voice",
 ]
@@ -78,7 +80,7 @@ MIDDLEWARE = [
     "voxkeys.middleware.DatabaseOutageMiddleware",
     # Before sessions, CSRF and auth: it strips cookies from /api/ requests so none of them can
     # authenticate or create a session there; elsewhere it costs one startswith().
-    "apikeys.middleware.ApiKeyMiddleware",
+    "api.middleware.ApiKeyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from accounts.models import Membership
-from apikeys.models import KeyEvent
+from activity.models import ActivityEvent
 from apikeys.services import create_key
 from tests.factories import PASSWORD, UserFactory
 
@@ -70,4 +70,4 @@ def test_revoking_from_the_key_page_asks_first(
     expect(page.get_by_role("link", name="Revoke")).to_have_count(0)
     key.refresh_from_db()
     assert key.revoked_by.email == "root@voxkeys.test"
-    assert KeyEvent.objects.get(event_type="revoked").details == {"staff": True}
+    assert ActivityEvent.objects.get(event_type="revoked").details == {"staff": True}

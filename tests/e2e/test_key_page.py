@@ -11,9 +11,9 @@ from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import Membership
+from apikeys.auth.usage import UsageRecorder
 from apikeys.models import KeyClient, KeyScopeUse, KeyUsage
 from apikeys.services import create_key
-from apikeys.usage import UsageRecorder
 from tests.e2e.test_api_keys_page import Login, open_api_keys
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from apikeys.ratelimit.buckets import (
+from apikeys.auth.ratelimit.buckets import (
     MAX_ENTRIES,
     Clock,
     SharedBuckets,

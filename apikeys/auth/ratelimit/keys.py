@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from apikeys.ratelimit.buckets import (
+from apikeys.auth.ratelimit.buckets import (
     MAX_ENTRIES,
     Clock,
     SharedBuckets,

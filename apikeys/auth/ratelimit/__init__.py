@@ -32,9 +32,9 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from apikeys.ratelimit.buckets import FALLBACK_SECONDS, REDIS_PREFIX, Clock, SharedBuckets
-from apikeys.ratelimit.failures import AuthFailureThrottle
-from apikeys.ratelimit.keys import Decision, KeyRateLimiter
+from apikeys.auth.ratelimit.buckets import FALLBACK_SECONDS, REDIS_PREFIX, Clock, SharedBuckets
+from apikeys.auth.ratelimit.failures import AuthFailureThrottle
+from apikeys.auth.ratelimit.keys import Decision, KeyRateLimiter
 
 __all__ = [
     "FALLBACK_SECONDS",

@@ -13,7 +13,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-logger = logging.getLogger("apikeys.ratelimit")
+logger = logging.getLogger("apikeys.auth.ratelimit")
 
 Clock = Callable[[], float]
 T = TypeVar("T")

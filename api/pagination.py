@@ -15,7 +15,8 @@ from typing import Any
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, JsonResponse
 
-from voice.validation import MAX_ID, FieldErrors, raise_for_errors
+from api.body import FieldErrors, raise_for_errors
+from api.routes import MAX_ID
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -26,13 +26,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from voxkeys.db.backends.postgresql.base import DeadlineConnection
+
+if TYPE_CHECKING:
+    from apikeys.auth.lookup import KeyRow as Row
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +49,6 @@ STALE_AFTER = 2.5
 # The longest wait for the heartbeat's answer before the listener's connection is given up.
 HEARTBEAT_TIMEOUT = 2.0
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
-
-Row = tuple[Any, ...]
 
 
 @dataclass(slots=True)

@@ -10,37 +10,19 @@ import json
 from functools import cache
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
+
+from api.body import MAX_BODY_BYTES
+from api.errors import ErrorCode
+from api.pagination import MAX_LIMIT
+from api.routes import MAX_ID, api_route, public
 from apikeys import secret_scanning
 from apikeys.scopes import SCOPES
 from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS, Call, Campaign
-from voice.pagination import MAX_LIMIT
 from voice.services import CALL_COST
-from voice.validation import EMAIL_MAX_LENGTH, MAX_BODY_BYTES, MAX_ID, MAX_IMPORT
+from voice.validation import EMAIL_MAX_LENGTH, MAX_IMPORT
 
-ERROR_CODES = [
-    "missing_api_key",
-    "malformed_api_key",
-    "invalid_api_key",
-    "revoked_api_key",
-    "expired_api_key",
-    "account_suspended",
-    "ip_not_allowed",
-    "https_required",
-    "insufficient_scope",
-    "rate_limited",
-    "insufficient_credits",
-    "invalid_signature",
-    "not_configured",
-    "validation_error",
-    "invalid_json",
-    "bad_request",
-    "not_found",
-    "method_not_allowed",
-    "payload_too_large",
-    "unsupported_media_type",
-    "service_unavailable",
-    "internal_error",
-]
+ERROR_CODES = [code.value for code in ErrorCode]
 
 # Text a person typed: no control characters, and not blank.
 TEXT_CHAR = r"[^\u0000-\u001f\u007f-\u009f]"
@@ -734,3 +716,11 @@ DOCUMENT: dict[str, Any] = {
 @cache
 def openapi_json() -> bytes:
     return json.dumps(DOCUMENT, indent=2, ensure_ascii=False).encode()
+
+
+@public
+def get_document(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(openapi_json(), content_type="application/json")
+
+
+document = api_route(GET=get_document)

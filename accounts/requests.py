@@ -1,0 +1,23 @@
+"""The signed-in request: what accounts.middleware and django-htmx add, for views to rely on."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest
+from django_htmx.middleware import HtmxDetails
+
+from accounts.models import Account, Membership, User
+
+
+class AccountRequest(HttpRequest):
+    """What accounts.middleware and django-htmx add to every signed-in request."""
+
+    htmx: HtmxDetails
+    user: User
+    account: Account | None
+    membership: Membership | None
+
+
+def current_account(request: AccountRequest) -> Account:
+    if request.account is None:
+        raise Http404("This login is not a member of any account.")
+    return request.account

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django import forms
+
+from accounts.models import Account
+from activity.models import ActivityEvent
+
+
+class ActivityFilterForm(forms.Form):
+    key = forms.TypedChoiceField(label="Key", required=False, coerce=int, empty_value=None)
+    event = forms.ChoiceField(
+        label="Event",
+        required=False,
+        choices=[("", "All events"), *ActivityEvent.Type.choices],
+    )
+
+    def __init__(self, *args: object, account: Account, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        keys = account.api_keys.order_by("name", "-created_at")
+        self.fields["key"].choices = [("", "All keys")] + [
+            (key.pk, f"{key.name} ({key.masked_key})") for key in keys
+        ]

@@ -1,0 +1,63 @@
+"""The activity log in words: one line per event for the activity page, the dashboard, the admin."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from activity.models import ActivityEvent
+
+
+def _scopes_change(old: list[str], new: list[str]) -> str:
+    added = [scope for scope in new if scope not in old]
+    removed = [scope for scope in old if scope not in new]
+    parts = []
+    if added:
+        parts.append("added " + ", ".join(added))
+    if removed:
+        parts.append("removed " + ", ".join(removed))
+    return "scopes: " + "; ".join(parts)
+
+
+def event_summary(event: ActivityEvent) -> str:
+    """Return what happened, in words, for the activity page."""
+    details = event.details
+    if event.event_type == ActivityEvent.Type.CREATED:
+        environment = "test" if details.get("environment") == "test" else "live"
+        return f"Created a {environment} key with " + ", ".join(details.get("scopes", []))
+    if event.event_type == ActivityEvent.Type.EDITED:
+        parts = []
+        for field in details.get("fields", []):
+            change = details.get(field, {})
+            if field == "scopes":
+                parts.append(_scopes_change(change.get("old", []), change.get("new", [])))
+            elif field == "name":
+                parts.append(f"name: “{change.get('old')}” → “{change.get('new')}”")
+            elif field == "allowed_ips":
+                parts.append("IP allowlist: " + (", ".join(change.get("new", [])) or "any address"))
+            else:
+                parts.append(f"{field} changed")
+        return "Edited " + "; ".join(parts)
+    if event.event_type == ActivityEvent.Type.ROLLED:
+        replacement = details.get("new_key", "a new key")
+        if details.get("grace_seconds"):
+            return f"Rolled: replaced by {replacement}; the old key works until its grace ends"
+        return f"Rolled: replaced by {replacement}; the old key stopped at once"
+    if event.event_type == ActivityEvent.Type.REVOKED:
+        return "Revoked by staff" if details.get("staff") else "Revoked"
+    if event.event_type == ActivityEvent.Type.LEAKED:
+        return f"Found in public at {details.get('url') or 'an unknown place'}: revoked at once"
+    if event.event_type == ActivityEvent.Type.MEMBER_ADDED:
+        return f"Added {details.get('member')} as {details.get('role')}"
+    if event.event_type == ActivityEvent.Type.MEMBER_CHANGED:
+        return (
+            f"Changed {details.get('member')} from {details.get('old_role')} "
+            f"to {details.get('role')}"
+        )
+    if event.event_type == ActivityEvent.Type.MEMBER_REMOVED:
+        return f"Removed {details.get('member')} ({details.get('role')})"
+    when = ""
+    if details.get("expired_at"):
+        when = f" on {datetime.fromisoformat(details['expired_at']):%-d %B %Y, %H:%M} UTC"
+    if details.get("rolled"):
+        return f"Stopped working{when}, at the end of its roll's grace period"
+    return f"Expired{when}"
