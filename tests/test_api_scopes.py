@@ -46,6 +46,7 @@ PUBLIC_ENDPOINTS = [
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/health/ready"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/docs"),
     ("POST", "/api/v1/secret-scanning/reports"),  # signed by the scanner instead (README)
 ]
 
