@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
+from django.urls import reverse
 from pytest_django.asserts import assertContains
 
+from accounts.models import Membership
 from voxkeys.middleware import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +42,21 @@ def test_every_file_the_reference_loads_is_ours() -> None:
     for asset in assets:
         assert finders.find(asset.removeprefix("/static/")), asset
     assert not [source for source in sources if "//" in source]
+
+
+def test_the_reveals_verify_section_links_the_reference(
+    owner_client: Client, owner: Membership
+) -> None:
+    response = owner_client.post(
+        reverse("apikeys:create"),
+        {
+            "name": "Main App",
+            "scopes": ["calls:read"],
+            "creation_token": str(uuid.uuid4()),
+            "account": owner.account_id,
+        },
+    )
+    assertContains(response, f'<a href="{DOCS}">API reference</a>', html=True)
 
 
 def test_the_json_404_points_at_the_reference() -> None:
