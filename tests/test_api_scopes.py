@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import URLResolver, get_resolver, path
 
 from accounts.models import Membership
-from apikeys.api import Access, api_route, public, requires_key, requires_scope
+from api.routes import Access, api_route, public, requires_key, requires_scope
 from apikeys.scopes import SCOPE_NAMES
 from tests.api_support import api_client, make_key
 from voice.models import Campaign, Contact, Webhook

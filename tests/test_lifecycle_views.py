@@ -13,9 +13,9 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Account, Membership
 from activity.models import ActivityEvent
+from activity.views import EVENTS_PER_PAGE
 from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key, roll_key
-from apikeys.views import EVENTS_PER_PAGE
 from tests.api_support import bearer
 from tests.test_apikeys_views import HTMX, INDEX, form_data, revealed_secret
 

@@ -273,7 +273,7 @@ DELETE FROM {_clients} WHERE api_key_id IN ({{keys}}) AND id NOT IN (
 def required_scope(request: HttpRequest) -> str:
     """Return the scope the request's endpoint required, or "" (any key, or no such method).
 
-    Read from the resolved route's declarations (apikeys.api.api_route), after the response: a
+    Read from the resolved route's declarations (api.routes.api_route), after the response: a
     few attribute lookups, and correct even when the handler refused the request.
     """
     match = request.resolver_match
@@ -286,7 +286,7 @@ def required_scope(request: HttpRequest) -> str:
 
 def record_response(request: HttpRequest, response: HttpResponse) -> None:
     """Count an authenticated API request's outcome; flush if this request crossed a threshold."""
-    # apikeys.api.api_error stashes the code, so no error body is parsed.
+    # api.errors.api_error stashes the code, so no error body is parsed.
     error_code = getattr(response, "api_error_code", "") if response.status_code >= 400 else ""
     key = request.api_key  # type: ignore[attr-defined]
     scope = required_scope(request)
