@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Account, Membership
-from tests.api_support import api_client, make_key
+from tests.support.api import api_client, make_key
 from voice.models import Call, Campaign, Contact, Webhook
 from voice.validation import MAX_BODY_BYTES, MAX_IMPORT
 

@@ -15,8 +15,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from accounts.models import Membership
 from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_NAMES
-from tests.api_support import make_key
-from tests.test_api_scopes import api_routes
+from tests.support.api import make_key
+from tests.support.urls import api_routes
 from voice.openapi import DOCUMENT, ERROR_CODES
 
 

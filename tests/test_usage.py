@@ -18,7 +18,7 @@ from accounts.models import Membership
 from apikeys import usage
 from apikeys.keys import key_digest
 from apikeys.models import ApiKey, KeyClient, KeyScopeUse, KeyUsage
-from tests.api_support import api_client, make_key
+from tests.support.api import api_client, make_key
 
 pytestmark = pytest.mark.django_db
 
