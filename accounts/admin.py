@@ -28,7 +28,6 @@ from accounts.services import (
     remove_member,
 )
 from activity.events import RequestContext
-from voxkeys.safetext import unsafe_character_error
 
 # Whoever can set these can give themselves (or an accomplice) every permission there is.
 PRIVILEGE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
@@ -148,17 +147,8 @@ class MembershipInline(BaseMembershipInline):
     fields = ["user", "role", "created_at"]
 
 
-class AccountForm(forms.ModelForm):
-    def clean_name(self) -> str:
-        name: str = self.cleaned_data["name"]
-        if unsafe := unsafe_character_error(name, "name"):
-            raise forms.ValidationError(unsafe)
-        return name
-
-
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    form = AccountForm
     list_display = [
         "name",
         "status",

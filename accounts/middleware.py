@@ -37,7 +37,7 @@ def resolve_membership(request: AccountRequest) -> Membership | None:
 class CurrentAccountMiddleware:
     """Set request.membership and request.account for signed-in pages.
 
-    API requests are authenticated by key in apikeys.middleware and never by session.
+    API requests are authenticated by key in api.middleware and never by session.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

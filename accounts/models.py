@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from voxkeys.safetext import SafeTextValidator
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -38,7 +40,7 @@ class UserManager(BaseUserManager["User"]):
 
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField("email address", max_length=254, unique=True)
-    full_name = models.CharField(max_length=150, blank=True)
+    full_name = models.CharField(max_length=150, blank=True, validators=[SafeTextValidator("name")])
     is_staff = models.BooleanField(
         "staff status", default=False, help_text="Can log in to the Django admin."
     )
@@ -90,7 +92,7 @@ class Account(models.Model):
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
 
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[SafeTextValidator("name")])
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     api_key_limit = models.PositiveIntegerField(
         "API key limit",

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
+from voxkeys.safetext import SafeTextValidator
 
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
@@ -55,9 +56,12 @@ class ApiKey(models.Model):
         TEST = "test", "Test"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField("key name", max_length=100)
+    name = models.CharField("key name", max_length=100, validators=[SafeTextValidator("name")])
     description = models.CharField(
-        max_length=500, blank=True, help_text="Where it is deployed, who owns it."
+        max_length=500,
+        blank=True,
+        help_text="Where it is deployed, who owns it.",
+        validators=[SafeTextValidator("description")],
     )
     environment = models.CharField(
         max_length=4, choices=Environment.choices, default=Environment.LIVE

@@ -7,7 +7,7 @@ DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/voxkeys_bench. It mi
 database, creates an account with API_KEY_CACHE_SIZE (default 10,000) keys, then, in this one
 process (as a gunicorn worker would):
 
-1. times `authenticate()` on a cache hit and with the cache off (the direct lookup), as CPU time
+1. times `check_key()` on a cache hit and with the cache off (the direct lookup), as CPU time
    (time.process_time) per call over interleaved batches, fastest and median batch;
 2. counts the queries of a miss and of a hit;
 3. runs whole `GET /api/v1/credits` requests through Django's WSGI handler and middleware,
@@ -165,8 +165,8 @@ def main() -> int:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import Account, Membership, User
-    from apikeys import middleware
     from apikeys.auth.cache import process_cache
+    from apikeys.auth.check import check_key
     from apikeys.keys import generate_key, key_digest, masked_key
     from apikeys.models import ApiKey
     from apikeys.services import create_key
@@ -190,14 +190,14 @@ def main() -> int:
     if not cache.is_live():
         print("the cache's listener did not connect")
         return 1
-    middleware.authenticate(requests_for(secret, 1)[0])  # a miss, then last_used_at written
+    check_key(requests_for(secret, 1)[0])  # a miss, then last_used_at written
 
     def batch(cache_on: bool) -> float:
         settings.API_KEY_CACHE = cache_on
         requests = requests_for(secret, BATCH)
         started = time.process_time()
         for request in requests:
-            middleware.authenticate(request)
+            check_key(request)
         return (time.process_time() - started) / BATCH * 1e6
 
     hits, direct = [], []
@@ -211,9 +211,9 @@ def main() -> int:
 
     with CaptureQueriesContext(connection) as miss:
         cache.invalidate("all")
-        middleware.authenticate(requests_for(secret, 1)[0])
+        check_key(requests_for(secret, 1)[0])
     with CaptureQueriesContext(connection) as hit:
-        middleware.authenticate(requests_for(secret, 1)[0])
+        check_key(requests_for(secret, 1)[0])
 
     size = settings.API_KEY_CACHE_SIZE
     secrets_ = [generate_key() for _ in range(size)]
@@ -236,7 +236,7 @@ def main() -> int:
     empty = rss_mb()
     tracemalloc.start()
     for key in secrets_:
-        middleware.authenticate(requests_for(key, 1)[0])
+        check_key(requests_for(key, 1)[0])
     gc.collect()
     retained, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -245,7 +245,7 @@ def main() -> int:
     print(
         f"PostgreSQL, {os.cpu_count()} CPUs, load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {BATCHES} interleaved batches of "
-        f"{BATCH} authenticate() calls each, CPU time of this process per call:"
+        f"{BATCH} check_key() calls each, CPU time of this process per call:"
     )
     print(
         f"  cache hit:    fastest {min(hits):6.1f} µs, median {statistics.median(hits):6.1f} µs"

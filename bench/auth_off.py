@@ -2,7 +2,7 @@
 
 `make bench` serves the app with bench/control_settings.py next to the real one. There,
 /api/v1/credits runs everything the real route runs (the API middleware's rate limit, usage
-recording and headers, the view, its balance query) except `authenticate()`, which here hands
+recording and headers, the view, its balance query) except `check_key()`, which here hands
 back the bench key and its account as a cache hit would, without parsing or looking anything
 up. The real route's throughput over this one's is what authentication costs.
 """
@@ -16,8 +16,9 @@ from django.db import router
 from django.http import HttpRequest
 
 from accounts.models import Account
-from apikeys.api import AuthenticatedKey
-from apikeys.middleware import CACHED_ACCOUNT_FIELDS, ApiKeyMiddleware
+from api.middleware import ApiKeyMiddleware
+from apikeys.auth import Authenticated, AuthenticatedKey
+from apikeys.auth.lookup import ACCOUNT_FIELDS
 from apikeys.models import ApiKey
 
 
@@ -25,14 +26,12 @@ class AuthOffMiddleware(ApiKeyMiddleware):
     _key: AuthenticatedKey | None = None
     _account_values: tuple[Any, ...] = ()
 
-    def authenticate(self, request: HttpRequest) -> tuple[AuthenticatedKey, Account]:  # type: ignore[override]
+    def check_key(self, request: HttpRequest) -> Authenticated:  # type: ignore[override]  # an instance method here
         if self._key is None:
             api_key = ApiKey.objects.select_related("account").get(
                 pk=int(os.environ["BENCH_CONTROL_KEY_ID"])
             )
-            self._account_values = tuple(
-                getattr(api_key.account, name) for name in CACHED_ACCOUNT_FIELDS
-            )
+            self._account_values = tuple(getattr(api_key.account, name) for name in ACCOUNT_FIELDS)
             self._key = AuthenticatedKey(
                 id=api_key.pk,
                 scopes=frozenset(api_key.scopes.split()),
@@ -40,4 +39,4 @@ class AuthOffMiddleware(ApiKeyMiddleware):
             )
         # A new account object per request, built as the real middleware builds it.
         db = router.db_for_write(ApiKey)
-        return self._key, Account.from_db(db, CACHED_ACCOUNT_FIELDS, self._account_values)
+        return Authenticated(self._key, Account.from_db(db, ACCOUNT_FIELDS, self._account_values))

@@ -5,6 +5,6 @@ from voxkeys.settings import *  # noqa: F403
 from voxkeys.settings import MIDDLEWARE
 
 MIDDLEWARE = [
-    "bench.auth_off.AuthOffMiddleware" if name == "apikeys.middleware.ApiKeyMiddleware" else name
+    "bench.auth_off.AuthOffMiddleware" if name == "api.middleware.ApiKeyMiddleware" else name
     for name in MIDDLEWARE
 ]

@@ -32,8 +32,8 @@ def two_keys(owner: Membership) -> list[ApiKey]:
         "/admin/apikeys/apikey/",
         "/admin/apikeys/apikey/?status=active&scope=calls:read&q=Reader",
         "/admin/apikeys/apikey/?status=expired&environment__exact=test",
-        "/admin/apikeys/keyevent/",
-        "/admin/apikeys/keyevent/?event_type__exact=created&q=Reader",
+        "/admin/activity/activityevent/",
+        "/admin/activity/activityevent/?event_type__exact=created&q=Reader",
         "/admin/accounts/user/add/",
     ],
 )
@@ -84,14 +84,14 @@ def test_revoke_selected_goes_through_the_service(staff_client: Client, two_keys
 
 def test_events_are_read_only_in_the_admin(staff_client: Client, two_keys: list) -> None:
     event = ActivityEvent.objects.filter(api_key=two_keys[0].api_key).get()
-    page = staff_client.get(f"/admin/apikeys/keyevent/{event.pk}/change/")
+    page = staff_client.get(f"/admin/activity/activityevent/{event.pk}/change/")
     assert page.status_code == 200
     assert "Created a live key with calls:read" in page.text
     assert 'name="_save"' not in page.text
-    assert staff_client.get("/admin/apikeys/keyevent/add/").status_code == 403
-    assert staff_client.get(f"/admin/apikeys/keyevent/{event.pk}/delete/").status_code == 403
+    assert staff_client.get("/admin/activity/activityevent/add/").status_code == 403
+    assert staff_client.get(f"/admin/activity/activityevent/{event.pk}/delete/").status_code == 403
     response = staff_client.post(
-        f"/admin/apikeys/keyevent/{event.pk}/change/", {"event_type": "revoked"}
+        f"/admin/activity/activityevent/{event.pk}/change/", {"event_type": "revoked"}
     )
     assert response.status_code == 403
     assert ActivityEvent.objects.get(pk=event.pk).event_type == "created"

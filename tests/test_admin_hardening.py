@@ -574,9 +574,9 @@ def names_listed(page: str) -> list[str]:
         "/admin/apikeys/apikey/?creation_token__isnull=False",
         "/admin/apikeys/apikey/?replaced_by__key_digest__startswith=f",
         "/admin/apikeys/apikey/?account__api_keys__key_digest__startswith=f",
-        "/admin/apikeys/keyevent/?api_key__key_digest__startswith=f",
-        "/admin/apikeys/keyevent/?related_key__creation_token={token}",
-        "/admin/apikeys/keyevent/?account__api_keys__key_digest={digest}",
+        "/admin/activity/activityevent/?api_key__key_digest__startswith=f",
+        "/admin/activity/activityevent/?related_key__creation_token={token}",
+        "/admin/activity/activityevent/?account__api_keys__key_digest={digest}",
         "/admin/accounts/account/?api_keys__key_digest__startswith=f",
         "/admin/accounts/account/?api_keys__creation_token={token}",
         "/admin/accounts/user/?memberships__account__api_keys__key_digest__startswith=f",
@@ -609,7 +609,7 @@ def test_the_list_cannot_be_ordered_by_a_secret(
     assert names_listed(page.text) == ["Newer", "Older"]
 
 
-@pytest.mark.parametrize("changelist", ["apikeys/apikey", "apikeys/keyevent"])
+@pytest.mark.parametrize("changelist", ["apikeys/apikey", "activity/activityevent"])
 @pytest.mark.parametrize("query", ["{digest_prefix}", "{digest}", "{token}", "{token_prefix}"])
 def test_search_never_matches_a_secret(
     staff_client: Client, keys: list[ApiKey], changelist: str, query: str

@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import get_resolver, path
 
 from accounts.models import Membership
-from apikeys.api import Access, api_route, public, requires_key, requires_scope
+from api.routes import Access, api_route, public, requires_key, requires_scope
 from apikeys.scopes import SCOPE_NAMES
 from tests.support.api import ANY_KEY, ENDPOINTS, api_client, make_key
 from tests.support.urls import api_routes

@@ -1,4 +1,4 @@
-"""The authentication cache (apikeys/authcache.py): its rules in memory, the triggers that keep
+"""The authentication cache (apikeys/auth/cache.py): its rules in memory, the triggers that keep
 it exact, and the listener end to end on PostgreSQL (the two-server proof is bench/scale_test.py).
 """
 
@@ -16,10 +16,11 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from accounts.models import Account, Membership
-from apikeys import middleware
+from apikeys.auth import lookup
 from apikeys.auth.cache import CHANNEL, AuthCache, Listener, process_cache
+from apikeys.auth.check import check_key
+from apikeys.auth.lookup import ACCOUNT_FIELDS, LOOKUP_FIELDS, lookup_key
 from apikeys.keys import key_digest
-from apikeys.middleware import LOOKUP_FIELDS, authenticate, lookup_key
 from apikeys.models import ApiKey
 from apikeys.services import edit_key, revoke_key
 from tests.private_postgres import is_available, private_postgres
@@ -298,8 +299,9 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 5.0) -
         time.sleep(0.01)
 
 
-def authenticate_with(secret: str) -> Any:
-    return authenticate(RequestFactory().get(CREDITS, headers=bearer(secret)))
+def authenticate_with(secret: str) -> tuple[Any, Account]:
+    result = check_key(RequestFactory().get(CREDITS, headers=bearer(secret)))
+    return result.key, result.account  # type: ignore[union-attr]  # a Refusal fails the test
 
 
 @postgresql_only
@@ -314,7 +316,7 @@ def test_zero_queries_on_a_hit_one_on_a_miss(
     wait_for(cache.is_live, "the listener to connect")
     with django_assert_num_queries(1):
         key, account = authenticate_with(secret)  # a miss: the lookup
-    assert account.credit_balance == owner.account.credit_balance  # it came with the lookup
+    assert "credit_balance" in account.get_deferred_fields()  # the lookup leaves it out
     with django_assert_num_queries(0):
         key_again, account = authenticate_with(secret)  # a hit
     assert key_again == key
@@ -404,7 +406,7 @@ def test_a_lookup_racing_a_revocation_does_not_cache_the_old_row(
 ) -> None:
     secret = make_key(owner)
     api_key = ApiKey.objects.get(key_digest=key_digest(secret))
-    real_find_key = middleware.find_key
+    real_find_key = lookup.find_key
 
     def find_then_revoke(digest: str) -> tuple[Any, ...] | None:
         row = real_find_key(digest)  # read before the revocation commits ...
@@ -413,9 +415,9 @@ def test_a_lookup_racing_a_revocation_does_not_cache_the_old_row(
         wait_for(lambda: cache_on.generation() != generation, "the notification")
         return row  # ... and handed back after its notification was applied
 
-    monkeypatch.setattr(middleware, "find_key", find_then_revoke)
+    monkeypatch.setattr(lookup, "find_key", find_then_revoke)
     assert lookup_key(api_key.key_digest) is not None  # that request still went through
-    monkeypatch.setattr(middleware, "find_key", real_find_key)
+    monkeypatch.setattr(lookup, "find_key", real_find_key)
     assert cache_on.get(api_key.key_digest) is None
     assert api_client(secret).get(CREDITS).json()["error"]["code"] == "revoked_api_key"
 
@@ -517,15 +519,14 @@ def test_credits_on_a_hit_is_one_prepared_query_for_the_balance(
 
 @pytest.mark.django_db
 def test_the_balance_of_an_account_built_without_it_is_read_then(owner: Membership) -> None:
-    from apikeys.middleware import CACHED_ACCOUNT_FIELDS
     from voice.services import credit_balance
 
     Account.objects.filter(pk=owner.account_id).update(credit_balance=77)
-    values = [getattr(owner.account, name) for name in CACHED_ACCOUNT_FIELDS]
-    cached = Account.from_db("default", CACHED_ACCOUNT_FIELDS, values)
+    values = [getattr(owner.account, name) for name in ACCOUNT_FIELDS]
+    cached = Account.from_db("default", ACCOUNT_FIELDS, values)
     assert "credit_balance" in cached.get_deferred_fields()
     assert credit_balance(cached) == 77
-    gone = Account.from_db("default", CACHED_ACCOUNT_FIELDS, [10**9, *values[1:]])
+    gone = Account.from_db("default", ACCOUNT_FIELDS, [10**9, *values[1:]])
     assert credit_balance(gone) is None
 
 

@@ -13,9 +13,9 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Account, Membership
 from activity.models import ActivityEvent
+from activity.views import EVENTS_PER_PAGE
 from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key, roll_key
-from apikeys.views import EVENTS_PER_PAGE
 from tests.support.api import bearer
 from tests.support.apikeys import INDEX, form_data, revealed_secret
 from tests.support.htmx import HTMX

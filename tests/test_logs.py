@@ -15,7 +15,7 @@ from django.test import Client, RequestFactory
 from pytest_django.fixtures import Settings
 
 from accounts.models import Membership
-from apikeys import api, middleware
+from apikeys.auth import lookup
 from apikeys.keys import generate_key, key_digest
 from apikeys.models import ApiKey
 from tests.support.api import api_client, make_key
@@ -165,7 +165,7 @@ def test_api_outage_logs_one_traceback_and_no_line_per_request(
     def unreachable(digest: str) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(middleware, "find_key", unreachable)
+    monkeypatch.setattr(lookup, "find_key", unreachable)
     for _ in range(20):
         assert client.get(CREDITS).status_code == 503
     assert [r.exc_info is not None for r in outage_records(caplog)] == [True]
@@ -263,10 +263,6 @@ def test_the_configured_filter_drops_api_4xx() -> None:
     assert not log_filter.filter(api_401)
     assert log_filter.filter(page_403)
     assert log_filter.filter(api_500)
-
-
-def test_the_filters_prefix_is_the_apis() -> None:
-    assert logs.API_PREFIX == api.API_PREFIX
 
 
 # Access lines, JSON, request ids ----------------------------------------------------------------

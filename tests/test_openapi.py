@@ -13,11 +13,11 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts.models import Membership
+from api.openapi import DOCUMENT, ERROR_CODES
 from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_NAMES
 from tests.support.api import make_key
 from tests.support.urls import api_routes
-from voice.openapi import DOCUMENT, ERROR_CODES
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from accounts.models import Account, Membership
-from apikeys import ratelimit
+from apikeys.auth import ratelimit
 from apikeys.auth.ratelimit import FALLBACK_SECONDS, KeyRateLimiter, RateLimits, SharedBuckets
 from apikeys.keys import generate_key, key_digest
 from apikeys.models import ApiKey

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import models
 
 from accounts.models import Account
+from voxkeys.safetext import SafeTextValidator
 
 # E.164: a plus sign, then up to 15 digits, the first not zero.
 PHONE_MAX_LENGTH = 16
@@ -32,7 +33,7 @@ WEBHOOK_EVENTS: tuple[str, ...] = (
 class Contact(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts")
     livemode = models.BooleanField(default=True, help_text=LIVEMODE_HELP)
-    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[SafeTextValidator("name")])
     phone = models.CharField(max_length=PHONE_MAX_LENGTH, help_text="E.164, e.g. +14155550100.")
     email = models.EmailField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -58,7 +59,7 @@ class Campaign(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="campaigns")
     livemode = models.BooleanField(default=True, help_text=LIVEMODE_HELP)
-    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[SafeTextValidator("name")])
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

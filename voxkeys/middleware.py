@@ -99,7 +99,7 @@ class DatabaseOutageMiddleware:
     A GET or HEAD that met a dead connection (the database restarted since this process last
     used it) is run once more on a new connection, so nobody sees the restart. Anything else
     is not repeated: a POST may have done part of its work. The API has its own JSON 503
-    (apikeys.middleware).
+    (api.middleware).
     """
 
     retry_after = 5

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import unicodedata
 
+from django.core.exceptions import ValidationError
+from django.utils.deconstruct import deconstructible
+
 LINE_BREAKS = {"\n": "line break", "\r": "line break", "\t": "tab"}
 BIDI_CONTROLS = frozenset(
     map(chr, [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
@@ -65,3 +68,22 @@ def unsafe_character_error(text: str, field: str) -> str | None:
         return None
     kind, code = found
     return f"Remove the {kind} ({code}) from the {field}."
+
+
+@deconstructible
+class SafeTextValidator:
+    """The rule as a Django validator, for model fields: every ModelForm (the admin's too) then
+    applies it. `field` is how the message names the value."""
+
+    def __init__(self, field: str = "text") -> None:
+        self.field = field
+
+    def __call__(self, value: str) -> None:
+        if message := unsafe_character_error(value, self.field):
+            raise ValidationError(message, code="unsafe_character")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SafeTextValidator) and other.field == self.field
+
+    def __hash__(self) -> int:
+        return hash(self.field)

@@ -166,7 +166,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 if DATABASES["default"]["ENGINE"] == "voxkeys.db.backends.postgresql" and env_bool(
     "DATABASE_PREPARED_STATEMENTS", True
 ):
-    # Lets the API's key lookup (apikeys/middleware.py) run as a prepared statement, planned
+    # Lets the API's key lookup (apikeys/auth/lookup.py) run as a prepared statement, planned
     # once per connection. Django's own queries bind client-side and are never prepared, so
     # nothing else changes. Behind PgBouncer in transaction mode, this needs PgBouncer 1.21+
     # with max_prepared_statements set; otherwise set DATABASE_PREPARED_STATEMENTS=0.
@@ -273,7 +273,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if env_bool("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-# The API answers plain http with 403 https_required instead (apikeys/middleware.py).
+# The API answers plain http with 403 https_required instead (api/middleware.py).
 SECURE_REDIRECT_EXEMPT = [r"^api/"]
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -289,19 +289,19 @@ APIKEY_LIMIT_DEFAULT = env_int("APIKEY_LIMIT_DEFAULT", 10)
 # header is ignored, as anyone can send it.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 API_RATE_LIMIT_DEFAULT = env_int("API_RATE_LIMIT_DEFAULT", 25)
-# Rate limits (apikeys/ratelimit.py, README "Rate limits"). Off only to measure what they cost.
+# Rate limits (apikeys/auth/ratelimit/, README "Rate limits"). Off only to measure what they cost.
 API_RATE_LIMIT_ENABLED = env_bool("API_RATE_LIMIT_ENABLED", True)
 # With Redis, the share of a key's per-second limit a process reserves at a time: more means
 # fewer Redis round trips and more possible overshoot (one slice per process).
 API_RATE_LIMIT_SLICE_PERCENT = env_int("API_RATE_LIMIT_SLICE_PERCENT", 10)
 API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 60)
-# Usage counters (apikeys/usage.py, README "Usage"): kept per worker, written every this many
+# Usage counters (apikeys/auth/usage.py, README "Usage"): kept per worker, written every this many
 # seconds or requests, whichever comes first; a batch also flushes at this many distinct entries.
 API_USAGE_FLUSH_SECONDS = env_int("API_USAGE_FLUSH_SECONDS", 10)
 API_USAGE_FLUSH_REQUESTS = env_int("API_USAGE_FLUSH_REQUESTS", 1000)
 API_USAGE_MAX_ENTRIES = env_int("API_USAGE_MAX_ENTRIES", 10_000)
 API_USAGE_RETENTION_DAYS = env_int("API_USAGE_RETENTION_DAYS", 90)
-# Authentication cache (apikeys/authcache.py, README "The authentication cache"): PostgreSQL
+# Authentication cache (apikeys/auth/cache.py, README "The authentication cache"): PostgreSQL
 # only, kept exact by LISTEN/NOTIFY. Entries per worker process, and their longest life (s).
 API_KEY_CACHE = env_bool("API_KEY_CACHE", True) and DATABASES["default"]["ENGINE"] == (
     "voxkeys.db.backends.postgresql"

@@ -25,7 +25,7 @@ def test_admin_pages_work_under_the_policy(page: Page, live_server, owner: Membe
         f"/admin/accounts/account/{owner.account_id}/change/",
         "/admin/accounts/user/add/",
         f"/admin/apikeys/apikey/{key.api_key.pk}/change/",
-        "/admin/apikeys/keyevent/",
+        "/admin/activity/activityevent/",
     ):
         page.goto(live_server.url + path)
         expect(page.locator("#content")).to_be_visible()
