@@ -12,12 +12,13 @@ PORT ?= 8000
 # Drop the machine-wide pip notices about absent local mirrors; real errors still show.
 PIP_QUIET := { grep -v "^WARNING: Location '" || true; }
 
-.PHONY: help install install-dev chromium run test test-fast lint format bench scale-test clean
+.PHONY: help install install-dev chromium run test test-fast lint typecheck format bench scale-test clean
 
 help:
 	@echo "make run    install, migrate, seed the demo account and serve on http://$(HOST):$(PORT)"
 	@echo "make test   install the dev tools and Chromium, run the whole suite (browser tests included)"
 	@echo "make lint   ruff check and format check"
+	@echo "make typecheck  mypy with django-stubs over the project's packages"
 	@echo "make bench  API throughput benchmark (see README)"
 	@echo "make scale-test  two servers on one PostgreSQL: revocation, key-limit race, load, faults (see README)"
 
@@ -68,6 +69,10 @@ test-fast: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Which packages, and how strictly: [tool.mypy] in pyproject.toml.
+typecheck: install-dev
+	$(BIN)/mypy
 
 format: install-dev
 	$(BIN)/ruff check --fix .

@@ -10,7 +10,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, JsonResponse
@@ -42,8 +42,11 @@ def decode_cursor(cursor: str) -> int | None:
     return int(match[1])
 
 
+M = TypeVar("M", bound=Model)
+
+
 def paginate(
-    request: HttpRequest, queryset: QuerySet[Any], serialize: Callable[[Model], dict[str, Any]]
+    request: HttpRequest, queryset: QuerySet[M], serialize: Callable[[M], dict[str, Any]]
 ) -> JsonResponse:
     """Return one page of `queryset`, newest first, as the list envelope."""
     errors: FieldErrors = {}

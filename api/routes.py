@@ -47,7 +47,7 @@ class Access:
 
 
 def _declare(handler: View, access: Access) -> View:
-    handler.api_access = access  # type: ignore[attr-defined]
+    handler.api_access = access  # type: ignore[attr-defined]  # read by api_route, usage, tests
     return handler
 
 
@@ -97,7 +97,7 @@ def api_route(**handlers: View) -> View:
                 f"{handler.__name__} ({method}) declares no scope decision: decorate it with "
                 "@requires_scope(...), @requires_key or @public."
             )
-    kinds = {handler.api_access.kind for handler in handlers.values()}  # type: ignore[attr-defined]
+    kinds = {handler.api_access.kind for handler in handlers.values()}  # type: ignore[attr-defined]  # checked above
     if len(kinds) > 1 and "public" in kinds:
         # The middleware decides per route whether to authenticate, so a route is all or nothing.
         raise ImproperlyConfigured("A route cannot mix public and key-protected methods.")
@@ -114,8 +114,8 @@ def api_route(**handlers: View) -> View:
         except ApiError as error:
             return error.response()
 
-    route.api_handlers = handlers  # type: ignore[attr-defined]
-    route.api_public = kinds == {"public"}  # type: ignore[attr-defined]
+    route.api_handlers = handlers  # type: ignore[attr-defined]  # read by usage and the OpenAPI
+    route.api_public = kinds == {"public"}  # type: ignore[attr-defined]  # read by the middleware
     # API calls carry no cookies (the middleware drops them), so there is no CSRF to defend
     # against and no session login to require.
     return csrf_exempt(login_not_required(route))

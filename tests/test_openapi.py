@@ -16,8 +16,8 @@ from accounts.models import Membership
 from api.openapi import DOCUMENT, ERROR_CODES
 from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_NAMES
-from tests.api_support import make_key
-from tests.test_api_scopes import api_routes
+from tests.support.api import make_key
+from tests.support.urls import api_routes
 
 # Pages for people about the API (the reference that renders this document), not operations.
 PAGES = {("GET", "/docs")}
