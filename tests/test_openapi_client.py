@@ -33,7 +33,7 @@ from accounts.models import Membership
 from apikeys.keys import key_digest
 from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_NAMES
-from tests.api_support import make_key
+from tests.support.api import make_key
 
 pytest.importorskip(
     "openapi_python_client",
