@@ -44,6 +44,10 @@ class ActivityEvent(models.Model):
         MEMBER_ADDED = "member_added", "Member added"
         MEMBER_CHANGED = "member_changed", "Member role changed"
         MEMBER_REMOVED = "member_removed", "Member removed"
+        INVITED = "invited", "Member invited"
+        INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
+        JOINED = "joined", "Member joined"
+        LEFT = "left", "Member left"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="activity_events")
     # Empty for account events (membership changes).
