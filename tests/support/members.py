@@ -25,12 +25,11 @@ def link_sent_to(outbox: Sequence[EmailMessage], email: str) -> str:
 
 
 def invite_as(
-    inviter: Membership, email: str, role: str = Membership.Role.MEMBER
+    inviter: Membership,
+    email: str,
+    role: str = Membership.Role.MEMBER,
+    site_url: str = "http://testserver",
 ) -> SentInvitation:
     return invite(
-        account=inviter.account,
-        email=email,
-        role=role,
-        actor=inviter.user,
-        site_url="http://testserver",
+        account=inviter.account, email=email, role=role, actor=inviter.user, site_url=site_url
     )
