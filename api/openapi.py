@@ -19,8 +19,8 @@ from api.routes import MAX_ID, api_route, public
 from apikeys import secret_scanning
 from apikeys.scopes import SCOPES
 from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS, Call, Campaign
+from voice.schemas import EMAIL_MAX_LENGTH, MAX_IMPORT
 from voice.services import CALL_COST
-from voice.validation import EMAIL_MAX_LENGTH, MAX_IMPORT
 
 ERROR_CODES = [code.value for code in ErrorCode]
 
