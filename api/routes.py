@@ -209,6 +209,8 @@ class ResourceIdConverter:
     """
 
     regex = "[1-9][0-9]{0,17}"
+    # The same, for the OpenAPI document's path parameters.
+    json_schema = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
 
     def to_python(self, value: str) -> int:
         return int(value)
