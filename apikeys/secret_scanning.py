@@ -233,14 +233,17 @@ class LeakedTokenLabel(TypedDict):
     ]
 
 
+LeakedTokenReport = Annotated[
+    list[LeakedToken], Field(max_length=MAX_TOKENS, title="LeakedTokenReport")
+]
+
+
 @operation(
     "For secret scanners (GitHub's partner program): report tokens found in public.",
     description="Every active key among them is revoked at once and its account told; the "
     "answer labels each distinct token (a token reported twice is handled once). Signed by "
     "the scanner, not authenticated with a key.",
-    request=TypeAdapter(
-        Annotated[list[LeakedToken], Field(max_length=MAX_TOKENS, title="LeakedTokenReport")]
-    ),
+    request=TypeAdapter(LeakedTokenReport),
     response=list[LeakedTokenLabel],
     errors=[
         *LIMITED_BODY_ERRORS,

@@ -161,8 +161,9 @@ def create_call(request: ApiRequest) -> HttpResponse:
             errors["contact_id"] = [
                 f"There is no contact with this id in your account's {mode_name(request)} data."
             ]
-    if body.get("campaign_id") is not None:
-        campaign = resources(request, Campaign).filter(pk=body["campaign_id"]).first()
+    campaign_id = body.get("campaign_id")
+    if campaign_id is not None:
+        campaign = resources(request, Campaign).filter(pk=campaign_id).first()
         if campaign is None:
             errors["campaign_id"] = [
                 f"There is no campaign with this id in your account's {mode_name(request)} data."

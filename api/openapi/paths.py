@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -22,7 +22,7 @@ PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 
 
 def routes(
-    patterns: list[URLPattern | URLResolver], prefix: str = ""
+    patterns: Sequence[URLPattern | URLResolver], prefix: str = ""
 ) -> Iterator[tuple[str, str | None, Callable[..., Any]]]:
     """Yield (route, URL name, view) for every pattern, resolvers included."""
     for pattern in patterns:
@@ -56,7 +56,7 @@ def path_parameters(route: str, name: str | None) -> list[dict[str, Any]]:
 
 
 def paths(
-    patterns: list[URLPattern | URLResolver], schemas: Schemas, tags: list[str]
+    patterns: Sequence[URLPattern | URLResolver], schemas: Schemas, tags: list[str]
 ) -> dict[str, Any]:
     """Return the document's paths for every api_route in `patterns`, in URLconf order."""
     result: dict[str, Any] = {}
