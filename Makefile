@@ -12,12 +12,13 @@ PORT ?= 8000
 # Drop the machine-wide pip notices about absent local mirrors; real errors still show.
 PIP_QUIET := { grep -v "^WARNING: Location '" || true; }
 
-.PHONY: help install install-dev chromium run test test-fast lint format bench scale-test clean
+.PHONY: help install install-dev chromium run test test-fast lint typecheck format bench scale-test clean
 
 help:
 	@echo "make run    install, migrate, seed the demo account and serve on http://$(HOST):$(PORT)"
 	@echo "make test   install the dev tools and Chromium, run the whole suite (browser tests included)"
 	@echo "make lint   ruff check and format check"
+	@echo "make typecheck  mypy with django-stubs over the project's packages"
 	@echo "make bench  API throughput benchmark (see README)"
 	@echo "make scale-test  two servers on one PostgreSQL: revocation, key-limit race, load, faults (see README)"
 
@@ -69,6 +70,10 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Which packages, and how strictly: [tool.mypy] in pyproject.toml.
+typecheck: install-dev
+	$(BIN)/mypy
+
 format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -79,6 +84,8 @@ bench: install-dev
 	$(call debian_package,wrk,wrk,the load generator the benchmark drives the API with)
 	DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" $(BIN)/python bench/api_throughput.py
 	DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" $(BIN)/python bench/auth_cost.py
+	@# BENCH_BEFORE=<git revision>: also compare that version with this tree, request by request.
+	if [ -n "$${BENCH_BEFORE:-}" ]; then $(BIN)/python bench/before_after.py "$$BENCH_BEFORE"; fi
 
 # Needs PostgreSQL: DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/voxkeys_scale.
 scale-test: install-dev

@@ -18,6 +18,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from accounts.models import Account, Membership, User
+from accounts.requests import staff_user
 from accounts.services import (
     add_member,
     change_role,
@@ -71,11 +72,12 @@ class MembershipForm(forms.ModelForm):
         elif not may_grant_privileges(self.staff):
             # Only the widget: a posted "owner" still reaches clean(), which says why not.
             role.widget.choices = [
-                choice for choice in role.choices if choice[0] != Membership.Role.OWNER
+                choice for choice in role.widget.choices if choice[0] != Membership.Role.OWNER
             ]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.locked:
             return cleaned
         member = cleaned.get("user")
@@ -97,7 +99,7 @@ class MembershipForm(forms.ModelForm):
 
 
 class MembershipFormSet(BaseInlineFormSet):
-    def add_fields(self, form: forms.Form, index: int | None) -> None:
+    def add_fields(self, form: MembershipForm, index: int | None) -> None:
         super().add_fields(form, index)
         if form.locked and DELETION_FIELD_NAME in form.fields:
             form.fields[DELETION_FIELD_NAME].disabled = True
@@ -108,17 +110,17 @@ def save_membership_formset(request: HttpRequest, formset: MembershipFormSet) ->
     context = RequestContext.from_request(request)
     formset.save(commit=False)
     for membership in formset.deleted_objects:
-        remove_member(membership=membership, staff=request.user, context=context)
+        remove_member(membership=membership, staff=staff_user(request), context=context)
     for membership, _ in formset.changed_objects:
         change_role(
-            membership=membership, role=membership.role, staff=request.user, context=context
+            membership=membership, role=membership.role, staff=staff_user(request), context=context
         )
     for membership in formset.new_objects:
         add_member(
             account=membership.account,
             user=membership.user,
             role=membership.role,
-            staff=request.user,
+            staff=staff_user(request),
             context=context,
         )
 
@@ -132,8 +134,8 @@ class BaseMembershipInline(admin.TabularInline):
 
     def get_formset(
         self, request: HttpRequest, obj: Account | User | None = None, **kwargs: Any
-    ) -> type[MembershipFormSet]:
-        kwargs["form"] = MembershipForm.for_staff(request.user)
+    ) -> type[BaseInlineFormSet]:
+        kwargs["form"] = MembershipForm.for_staff(staff_user(request))
         return super().get_formset(request, obj, **kwargs)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
@@ -176,14 +178,15 @@ class UserMembershipInline(BaseMembershipInline):
     fields = ["account", "role", "created_at"]
 
 
+# Their Meta leaves out the parents' `field_classes`, which only concern a `username` field.
 class EmailUserCreationForm(AdminUserCreationForm):
-    class Meta(AdminUserCreationForm.Meta):
+    class Meta:
         model = User
         fields = ("email",)
 
 
 class EmailUserChangeForm(UserChangeForm):
-    class Meta(UserChangeForm.Meta):
+    class Meta:
         model = User
         fields = "__all__"
 
@@ -218,19 +221,19 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
-        if not may_grant_privileges(request.user):
+        if not may_grant_privileges(staff_user(request)):
             # Read-only fields are left out of the form, so a forged POST cannot set them.
             readonly += PRIVILEGE_FIELDS
         return readonly
 
     def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         return super().has_change_permission(request, obj) and (
-            obj is None or may_edit_user(request.user, obj)
+            obj is None or may_edit_user(staff_user(request), obj)
         )
 
     def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         return super().has_delete_permission(request, obj) and (
-            obj is None or may_edit_user(request.user, obj)
+            obj is None or may_edit_user(staff_user(request), obj)
         )
 
     def save_formset(
@@ -246,7 +249,7 @@ admin.site.unregister(Group)
 class GroupAdmin(DjangoGroupAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Group | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
-        if not may_grant_privileges(request.user):
+        if not may_grant_privileges(staff_user(request)):
             # A group's permissions are its members' permissions: editing them grants them.
             readonly.append("permissions")
         return readonly
@@ -267,7 +270,7 @@ class MembershipAdmin(admin.ModelAdmin):
         change: bool = False,
         **kwargs: Any,
     ) -> type[forms.ModelForm]:
-        kwargs["form"] = MembershipForm.for_staff(request.user)
+        kwargs["form"] = MembershipForm.for_staff(staff_user(request))
         return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None) -> list[str]:
@@ -276,7 +279,9 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def _may(self, request: HttpRequest, action: str, obj: Membership | None) -> bool:
         return obj is None or (
-            membership_refusal(staff=request.user, action=action, member=obj.user, roles=[obj.role])
+            membership_refusal(
+                staff=staff_user(request), action=action, member=obj.user, roles=[obj.role]
+            )
             is None
         )
 
@@ -293,23 +298,27 @@ class MembershipAdmin(admin.ModelAdmin):
     ) -> None:
         context = RequestContext.from_request(request)
         if change:
-            change_role(membership=obj, role=obj.role, staff=request.user, context=context)
+            change_role(membership=obj, role=obj.role, staff=staff_user(request), context=context)
             return
         created = add_member(
-            account=obj.account, user=obj.user, role=obj.role, staff=request.user, context=context
+            account=obj.account,
+            user=obj.user,
+            role=obj.role,
+            staff=staff_user(request),
+            context=context,
         )
         obj.pk = created.pk  # the admin's log entry and redirect need the new row's id
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         remove_member(
-            membership=obj, staff=request.user, context=RequestContext.from_request(request)
+            membership=obj, staff=staff_user(request), context=RequestContext.from_request(request)
         )
 
     @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         context = RequestContext.from_request(request)
         for membership in queryset:
-            remove_member(membership=membership, staff=request.user, context=context)
+            remove_member(membership=membership, staff=staff_user(request), context=context)
 
 
 # Sign-in lockouts (accounts/lockout.py): staff unlock someone by deleting their attempts.
@@ -317,9 +326,9 @@ admin.site.unregister(AccessAttempt)
 
 
 @admin.register(AccessAttempt)
-class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):  # type: ignore[misc]  # axes has no types
     @admin.action(description="Clean up expired attempts")
-    def cleanup_expired_attempts(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def cleanup_expired_attempts(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         # axes 8.3's action reads the time off attributes only its own requests carry (500).
         AxesProxyHandler.update_request(request)
         super().cleanup_expired_attempts(request, queryset)

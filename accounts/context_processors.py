@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from django.http import HttpRequest
-
 from accounts.models import Membership
+from accounts.requests import AccountRequest
 
 
-def current_account(request: HttpRequest) -> dict[str, object]:
+def current_account(request: AccountRequest) -> dict[str, object]:
     membership = getattr(request, "membership", None)
     if membership is None:
         return {}

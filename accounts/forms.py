@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
@@ -31,12 +33,12 @@ class PasswordConfirmForm(forms.Form):
         ),
     )
 
-    def __init__(self, request: HttpRequest, *args: object, **kwargs: object) -> None:
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request = request
 
     def clean_password(self) -> str:
-        password = self.cleaned_data["password"]
+        password: str = self.cleaned_data["password"]
         # Through authenticate(), with the request: the attempt counts towards the sign-in
         # lockout, and a locked member's password is not even checked.
         user = authenticate(

@@ -30,6 +30,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 
+class AxesRequest(HttpRequest):
+    """What django-axes sets on a request it has counted (axes.handlers.base, axes.helpers)."""
+
+    axes_locked_out: bool
+    axes_credentials: dict[str, Any] | None
+    axes_ip_address: str
+    axes_attempt_time: datetime
+
+
 def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
     """Return the email an attempt is counted against: emails are the same whatever their case."""
     source = credentials if credentials else request.POST
@@ -37,17 +46,17 @@ def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> 
     return username.strip().lower() if isinstance(username, str) else None
 
 
-class LoginLockoutHandler(AxesDatabaseHandler):
+class LoginLockoutHandler(AxesDatabaseHandler):  # type: ignore[misc]  # axes has no types
     """axes' database handler, also locking an IP address over `LOGIN_IP_FAILURE_LIMIT`."""
 
-    def is_locked(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
+    def is_locked(self, request: AxesRequest, credentials: dict[str, Any] | None = None) -> bool:
         return super().is_locked(request, credentials) or ip_is_over_limit(request)
 
     def user_login_failed(
         self,
         sender: object,
         credentials: dict[str, Any],
-        request: HttpRequest | None = None,
+        request: AxesRequest | None = None,
         **kwargs: Any,
     ) -> None:
         super().user_login_failed(sender, credentials, request, **kwargs)
@@ -64,14 +73,15 @@ class LoginLockoutHandler(AxesDatabaseHandler):
             )
 
 
-def recent_attempts(request: HttpRequest) -> QuerySet[AccessAttempt]:
+def recent_attempts(request: AxesRequest) -> QuerySet[AccessAttempt]:
     """Return the attempts from this request's IP address that still count."""
-    return AccessAttempt.objects.filter(
+    attempts: QuerySet[AccessAttempt] = AccessAttempt.objects.filter(
         ip_address=request.axes_ip_address, attempt_time__gte=get_cool_off_threshold(request)
     )
+    return attempts
 
 
-def ip_is_over_limit(request: HttpRequest) -> bool:
+def ip_is_over_limit(request: AxesRequest) -> bool:
     failures = recent_attempts(request).aggregate(total=Sum("failures_since_start"))["total"]
     return (failures or 0) >= settings.LOGIN_IP_FAILURE_LIMIT
 
@@ -84,6 +94,8 @@ def release_time(attempts: QuerySet[AccessAttempt], limit: int) -> datetime | No
     """
     cool_off: timedelta = get_cool_off()
     counted = 0
+    attempt_time: datetime
+    failures: int
     for attempt_time, failures in attempts.order_by("-attempt_time").values_list(
         "attempt_time", "failures_since_start"
     ):
@@ -93,7 +105,7 @@ def release_time(attempts: QuerySet[AccessAttempt], limit: int) -> datetime | No
     return None
 
 
-def locked_until(request: HttpRequest, credentials: dict[str, Any] | None) -> datetime:
+def locked_until(request: AxesRequest, credentials: dict[str, Any] | None) -> datetime:
     """Return when this request's client may try to sign in again."""
     attempts = recent_attempts(request)
     releases = [
@@ -112,7 +124,7 @@ def locked_until(request: HttpRequest, credentials: dict[str, Any] | None) -> da
 
 
 def lockout_response(
-    request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None
+    request: AxesRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None
 ) -> HttpResponse:
     """Render the lockout page (AXES_LOCKOUT_CALLABLE): 429, with when to try again.
 

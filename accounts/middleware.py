@@ -9,11 +9,12 @@ from django.http import HttpRequest, HttpResponse
 from accounts.forms import MAX_ID
 from accounts.idle import idle_timeout_in_words, record_activity, session_is_idle
 from accounts.models import Membership
+from accounts.requests import AccountRequest
 
 SESSION_ACCOUNT_KEY = "current_account_id"
 
 
-def resolve_membership(request: HttpRequest) -> Membership | None:
+def resolve_membership(request: AccountRequest) -> Membership | None:
     """Return the signed-in user's membership in the account chosen in the session.
 
     An id in the session that is not one of the user's own accounts (stale or forged)
@@ -42,7 +43,7 @@ class CurrentAccountMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: AccountRequest) -> HttpResponse:
         if not request.path_info.startswith("/api/"):
             membership = None
             if request.user.is_authenticated:

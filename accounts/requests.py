@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django_htmx.middleware import HtmxDetails
 
@@ -21,3 +22,11 @@ def current_account(request: AccountRequest) -> Account:
     if request.account is None:
         raise Http404("This login is not a member of any account.")
     return request.account
+
+
+def staff_user(request: HttpRequest) -> User:
+    """Return the admin request's user: the admin lets only signed-in staff in."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.dashboard import dashboard_for
 from accounts.forms import PasswordConfirmForm, SwitchAccountForm
 from accounts.middleware import SESSION_ACCOUNT_KEY
+from accounts.requests import AccountRequest
 from accounts.sudo import confirm_sudo, render_password_confirmation
 
 
@@ -25,7 +26,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def switch_account(request: HttpRequest) -> HttpResponse:
+def switch_account(request: AccountRequest) -> HttpResponse:
     form = SwitchAccountForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose one of your accounts.")

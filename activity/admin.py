@@ -17,7 +17,7 @@ class ActivityEventAdmin(SecretSafeAdmin):
     search_fields = ["api_key__name", "api_key__masked_key", "actor_email", "ip_address"]
     list_select_related = ["api_key", "account"]
     date_hierarchy = "created_at"
-    fields = [
+    fields = readonly_fields = (
         "created_at",
         "event_type",
         "summary",
@@ -28,8 +28,7 @@ class ActivityEventAdmin(SecretSafeAdmin):
         "ip_address",
         "user_agent",
         "details",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="What happened")
     def summary(self, event: ActivityEvent) -> str:

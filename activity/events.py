@@ -61,11 +61,15 @@ def record_event(
 
     Key events name the key; account events (membership changes) name the account instead.
     """
-    if api_key is None and account is None:
+    if api_key is not None:
+        account_id = api_key.account_id
+    elif account is not None:
+        account_id = account.pk
+    else:
         raise ValueError("An event is about a key or an account.")
     context = context or SYSTEM
     event = ActivityEvent.objects.create(
-        account_id=api_key.account_id if api_key is not None else account.pk,
+        account_id=account_id,
         api_key=api_key,
         related_key=related_key,
         event_type=event_type,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 
 from accounts.models import Account
@@ -14,9 +16,10 @@ class ActivityFilterForm(forms.Form):
         choices=[("", "All events"), *ActivityEvent.Type.choices],
     )
 
-    def __init__(self, *args: object, account: Account, **kwargs: object) -> None:
+    def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         keys = account.api_keys.order_by("name", "-created_at")
-        self.fields["key"].choices = [("", "All keys")] + [
+        key_field = cast(forms.TypedChoiceField, self.fields["key"])
+        key_field.choices = [("", "All keys")] + [
             (key.pk, f"{key.name} ({key.masked_key})") for key in keys
         ]

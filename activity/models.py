@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -77,13 +77,13 @@ class ActivityEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        subject = self.api_key.name if self.api_key_id else self.account.name
+        subject = self.api_key.name if self.api_key is not None else self.account.name
         return f"{self.get_event_type_display()}: {subject}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AppendOnlyError("Activity events cannot be changed.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Activity events cannot be deleted.")

@@ -247,7 +247,7 @@ def unknown_endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRes
     )
 
 
-unknown_endpoint.api_public = True  # type: ignore[attr-defined]
+unknown_endpoint.api_public = True  # type: ignore[attr-defined]  # the middleware reads it
 
 
 # Django's handlers for errors raised outside views (e.g. a disallowed Host header, a bug): JSON

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -15,6 +15,18 @@ from api.errors import ErrorCode, api_error, not_found, service_unavailable, www
 from apikeys.auth import ratelimit, usage
 from apikeys.auth.check import Refusal, check_key, over_rate_limit
 from voxkeys.logs import report_database_outage
+
+if TYPE_CHECKING:
+    from accounts.models import Account
+    from apikeys.auth import AuthenticatedKey
+
+
+class MiddlewareRequest(HttpRequest):
+    """An /api/ request as ApiKeyMiddleware leaves it: no key until process_view finds one."""
+
+    api_key: AuthenticatedKey | None
+    account: Account | None
+    rate_limit: ratelimit.Decision | None
 
 
 def refusal_response(refusal: Refusal) -> HttpResponse:
@@ -49,7 +61,7 @@ class ApiKeyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: MiddlewareRequest) -> HttpResponse:
         if request.path_info.startswith(API_PREFIX):
             # The API is cookie-less: drop cookies so no later middleware can find a session
             # (which would log a browser in) or need a CSRF token, and none sets a cookie.
@@ -59,9 +71,11 @@ class ApiKeyMiddleware:
             request.account = None
             request.rate_limit = None
         response = self.get_response(request)
-        if getattr(request, "api_key", None) is not None:
+        # Read with getattr: only /api/ requests have the attributes.
+        key: AuthenticatedKey | None = getattr(request, "api_key", None)
+        if key is not None:
             # In memory only; the counts reach the database in batches (apikeys/auth/usage.py).
-            usage.record_response(request, response)
+            usage.record_response(request, response, key)
         # process_view decided for an authenticated key: its answer carries the key's limit,
         # whatever the view made of the request.
         decision: ratelimit.Decision | None = getattr(request, "rate_limit", None)
@@ -72,7 +86,7 @@ class ApiKeyMiddleware:
 
     def process_view(
         self,
-        request: HttpRequest,
+        request: MiddlewareRequest,
         view_func: Callable[..., HttpResponse],
         view_args: tuple[Any, ...],
         view_kwargs: dict[str, Any],
@@ -98,7 +112,7 @@ class ApiKeyMiddleware:
             return refusal_response(result)
         request.api_key, request.account = result.key, result.account
         request.rate_limit = ratelimit.limits.check_key(
-            request.api_key.id, request.account.api_rate_limit
+            result.key.id, result.account.api_rate_limit
         )
         if request.rate_limit is not None and not request.rate_limit.allowed:
             return refusal_response(over_rate_limit(request.rate_limit))

@@ -127,8 +127,14 @@ def operation(
     return decorator
 
 
+def page(handler: View) -> View:
+    """Declare the handler a page for people about the API, left out of the OpenAPI document."""
+    handler.api_operation = None  # type: ignore[attr-defined]
+    return handler
+
+
 def _declare(handler: View, access: Access) -> View:
-    handler.api_access = access  # type: ignore[attr-defined]
+    handler.api_access = access  # type: ignore[attr-defined]  # read by api_route, usage, tests
     return handler
 
 
@@ -178,7 +184,7 @@ def api_route(**handlers: View) -> View:
                 f"{handler.__name__} ({method}) declares no scope decision: decorate it with "
                 "@requires_scope(...), @requires_key or @public."
             )
-    kinds = {handler.api_access.kind for handler in handlers.values()}  # type: ignore[attr-defined]
+    kinds = {handler.api_access.kind for handler in handlers.values()}  # type: ignore[attr-defined]  # checked above
     if len(kinds) > 1 and "public" in kinds:
         # The middleware decides per route whether to authenticate, so a route is all or nothing.
         raise ImproperlyConfigured("A route cannot mix public and key-protected methods.")
@@ -195,8 +201,8 @@ def api_route(**handlers: View) -> View:
         except ApiError as error:
             return error.response()
 
-    route.api_handlers = handlers  # type: ignore[attr-defined]
-    route.api_public = kinds == {"public"}  # type: ignore[attr-defined]
+    route.api_handlers = handlers  # type: ignore[attr-defined]  # read by usage and the OpenAPI
+    route.api_public = kinds == {"public"}  # type: ignore[attr-defined]  # read by the middleware
     # API calls carry no cookies (the middleware drops them), so there is no CSRF to defend
     # against and no session login to require.
     return csrf_exempt(login_not_required(route))

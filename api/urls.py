@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api import health, openapi
+from api import health, openapi, reference
 from apikeys import secret_scanning
 from voice.urls import urlpatterns as voice_urlpatterns
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("health", health.health, name="health"),
     path("health/ready", health.ready, name="ready"),
     path("openapi.json", openapi.document, name="openapi"),
+    path("docs", reference.reference, name="docs"),
     *voice_urlpatterns,
     path("secret-scanning/reports", secret_scanning.reports, name="secret_scanning_reports"),
 ]

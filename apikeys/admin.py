@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -12,8 +14,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
+from accounts.requests import staff_user
 from activity.events import RequestContext
-from apikeys.models import ApiKey
+from apikeys.models import ApiKey, ApiKeyQuerySet
 from apikeys.scopes import SCOPE_CHOICES
 from apikeys.services import AlreadyRevoked, KeyActionRefused, revoke_key
 
@@ -33,6 +36,11 @@ class SecretSafeAdmin(admin.ModelAdmin):
         return super().lookup_allowed(lookup, value, request)
 
 
+def _keys(queryset: QuerySet[ApiKey]) -> ApiKeyQuerySet:
+    # The admin's querysets come from ApiKey.objects, an ApiKeyQuerySet manager.
+    return cast(ApiKeyQuerySet, queryset)
+
+
 class StatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
@@ -42,11 +50,11 @@ class StatusFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
         if self.value() == "active":
-            return queryset.active()
+            return _keys(queryset).active()
         if self.value() == "expired":
-            return queryset.expired()
+            return _keys(queryset).expired()
         if self.value() == "revoked":
-            return queryset.revoked()
+            return _keys(queryset).revoked()
         return queryset
 
 
@@ -58,8 +66,9 @@ class ScopeFilter(admin.SimpleListFilter):
         return SCOPE_CHOICES
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
-        if self.value() in dict(SCOPE_CHOICES):
-            return queryset.with_scope(self.value())
+        scope = self.value()
+        if scope is not None and scope in dict(SCOPE_CHOICES):
+            return _keys(queryset).with_scope(scope)
         return queryset
 
 
@@ -82,7 +91,7 @@ class ApiKeyAdmin(SecretSafeAdmin):
     search_fields = ["name", "masked_key"]
     list_select_related = ["account", "created_by"]
     # The digest is never shown; every field is read-only because changes go through services.
-    fields = [
+    fields = readonly_fields = (
         "account",
         "name",
         "description",
@@ -97,8 +106,7 @@ class ApiKeyAdmin(SecretSafeAdmin):
         "last_used_at",
         "revoked_at",
         "revoked_by",
-    ]
-    readonly_fields = fields
+    )
     actions = ["revoke_selected"]
 
     @admin.display(description="Status")
@@ -135,7 +143,7 @@ class ApiKeyAdmin(SecretSafeAdmin):
         request: HttpRequest,
         object_id: str,
         form_url: str = "",
-        extra_context: dict | None = None,
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         context = {**(extra_context or {}), "can_revoke": self.has_change_permission(request)}
         return super().change_view(request, object_id, form_url, context)
@@ -144,7 +152,10 @@ class ApiKeyAdmin(SecretSafeAdmin):
     def _revoke(request: HttpRequest, key: ApiKey) -> None:
         """Revoke through the service, as staff, recorded with the admin request's context."""
         revoke_key(
-            key=key, user=request.user, as_staff=True, context=RequestContext.from_request(request)
+            key=key,
+            user=staff_user(request),
+            as_staff=True,
+            context=RequestContext.from_request(request),
         )
 
     @admin.action(description="Revoke selected keys", permissions=["change"])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -124,7 +125,7 @@ class ApiKeyForm(KeyFieldsForm):
         error_messages={"required": OUT_OF_DATE, "invalid": OUT_OF_DATE},
     )
 
-    def __init__(self, *args: object, account: Account, **kwargs: object) -> None:
+    def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
         kwargs.setdefault(
             "initial",
             {
@@ -143,12 +144,13 @@ class ApiKeyForm(KeyFieldsForm):
         )
 
     def clean_account(self) -> int:
-        if self.cleaned_data["account"] != self.current_account.pk:
+        account_id: int = self.cleaned_data["account"]
+        if account_id != self.current_account.pk:
             raise ValidationError(
                 f"You switched to {self.current_account.name} since opening this form. "
                 "Close it and open it again to create a key in this account."
             )
-        return self.cleaned_data["account"]
+        return account_id
 
     def clean_environment(self) -> str:
         return self.cleaned_data["environment"] or ApiKey.Environment.LIVE

@@ -81,7 +81,8 @@ def attach_idle_scopes(keys: list[ApiKey], now: datetime) -> None:
     """Set `idle_scopes` on each key, so the list's rows can show their hint."""
     last_used = scope_last_used(keys) if keys else {}
     for key in keys:
-        key.idle_scopes = idle_scopes(key, last_used.get(key.pk, {}), now)  # type: ignore[attr-defined]
+        hint = idle_scopes(key, last_used.get(key.pk, {}), now)
+        key.idle_scopes = hint  # type: ignore[attr-defined]  # for the list's template only
 
 
 def hygiene(active_keys: list[ApiKey], now: datetime) -> Hygiene:
@@ -95,6 +96,6 @@ def hygiene(active_keys: list[ApiKey], now: datetime) -> Hygiene:
             summary.unused.append(key)
         if key.expires_at is None:
             summary.no_expiry.append(key)
-        if key.idle_scopes:  # type: ignore[attr-defined]
+        if key.idle_scopes:  # type: ignore[attr-defined]  # set by attach_idle_scopes
             summary.unused_scopes.append(key)
     return summary

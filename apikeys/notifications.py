@@ -75,6 +75,8 @@ def send_key_event_email(event_id: int) -> None:
             pk=event_id
         )
         key = event.api_key
+        if key is None:
+            raise ValueError("Only key events are emailed.")
         old_key_stops_at = None
         if event.event_type == ActivityEvent.Type.ROLLED:
             old_key_stops_at = key.revoked_at or key.expires_at
@@ -119,16 +121,17 @@ def send_expiry_notice(*, key: ApiKey, kind: ExpiryNotice.Kind, now: datetime) -
     retries; a second machine inserting the same pair waits for the first one's commit and then
     hits the unique constraint, so each notice goes out once. Mail errors propagate.
     """
+    expires_at = key.expires_at
+    if expires_at is None:
+        raise ValueError("A key that never expires gets no expiry notice.")
     try:
         with transaction.atomic():
-            ExpiryNotice.objects.create(
-                api_key=key, kind=kind, expires_at=key.expires_at, sent_at=now
-            )
+            ExpiryNotice.objects.create(api_key=key, kind=kind, expires_at=expires_at, sent_at=now)
             body = render_to_string(
                 "apikeys/email/expiry_notice.txt",
                 {"account": key.account, "key": key, "now": now},
             )
-            expires_on = f"{key.expires_at.astimezone(UTC):%-d %B %Y}"
+            expires_on = f"{expires_at.astimezone(UTC):%-d %B %Y}"
             subject = (
                 f"[VoxPria] API key “{key.name}” in {key.account.name} expires on {expires_on}"
             )

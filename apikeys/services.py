@@ -427,8 +427,10 @@ def roll_key(
         # Never later than the key's own expiry: a roll must not extend a key's life.
         if key.expires_at is None or grace_ends_at < key.expires_at:
             key.expires_at = grace_ends_at
+        old_key_stops_at = key.expires_at
     else:
         key.revoked_at, key.revoked_by = now, user
+        old_key_stops_at = now
     key.save(update_fields=["replaced_by", "expires_at", "revoked_at", "revoked_by"])
     record_event(
         api_key=key,
@@ -438,7 +440,7 @@ def roll_key(
         related_key=created.api_key,
         details={
             "grace_seconds": int(grace.total_seconds()),
-            "old_key_stops_at": (key.revoked_at or key.expires_at).isoformat(),
+            "old_key_stops_at": old_key_stops_at.isoformat(),
             "new_key": created.api_key.masked_key,
         },
     )
@@ -490,8 +492,9 @@ def edit_key(
     for field in changed:
         old, new = getattr(key, field), new_values[field]
         if field in ("scopes", "allowed_ips"):
-            old, new = old.split(), new.split()
-        details[field] = {"old": old, "new": new}
+            details[field] = {"old": old.split(), "new": new.split()}
+        else:
+            details[field] = {"old": old, "new": new}
     for field in changed:
         setattr(key, field, new_values[field])
     key.save(update_fields=list(changed))

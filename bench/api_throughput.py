@@ -186,7 +186,7 @@ def create_key(env: dict[str, str], account_name: str) -> tuple[str, int]:
 
 
 def parse_duration_ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]  # wrk prints it
     return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
@@ -202,10 +202,10 @@ def run_wrk(
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
-    p50 = parse_duration_ms(re.search(r"\s50%\s+(\S+)", output)[1])  # type: ignore[index]
-    p99 = parse_duration_ms(re.search(r"\s99%\s+(\S+)", output)[1])  # type: ignore[index]
-    requests = int(re.search(r"(\d+) requests in", output)[1])  # type: ignore[index]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]  # wrk prints it
+    p50 = parse_duration_ms(re.search(r"\s50%\s+(\S+)", output)[1])  # type: ignore[index]  # wrk prints it
+    p99 = parse_duration_ms(re.search(r"\s99%\s+(\S+)", output)[1])  # type: ignore[index]  # wrk prints it
+    requests = int(re.search(r"(\d+) requests in", output)[1])  # type: ignore[index]  # wrk prints it
     errors = "; ".join(
         line.strip() for line in output.splitlines() if "Non-2xx" in line or "Socket errors" in line
     )

@@ -402,7 +402,7 @@ CHANGE_GRACE = 0.050
 
 
 def changed_key(ctx: Context, name: str) -> dict[str, object]:
-    return dict(ctx.fixtures["changing"][name])  # type: ignore[index]
+    return dict(ctx.fixtures["changing"][name])  # type: ignore[index]  # JSON from the shell
 
 
 def monotonic_of(wall: float) -> float:
@@ -444,7 +444,7 @@ def sql(ctx: Context, statement: str, *params: object) -> tuple[float, list[tupl
     import psycopg
 
     with psycopg.connect(ctx.database_url) as connection:
-        rows = connection.execute(statement, params).fetchall()  # type: ignore[arg-type]
+        rows = connection.execute(statement, params).fetchall()  # type: ignore[arg-type]  # our own SQL
         connection.commit()
         return time.monotonic(), rows
 
@@ -480,7 +480,7 @@ def remove_the_scope(ctx: Context, key: dict[str, object]) -> float:
         " scopes=['contacts:read'])\n"
         "print(json.dumps({'committed': time.time()}))",
     )
-    return monotonic_of(float(printed["committed"]))  # type: ignore[arg-type]
+    return monotonic_of(float(printed["committed"]))  # type: ignore[arg-type]  # JSON: a number
 
 
 def suspend_the_account(ctx: Context, key: dict[str, object]) -> float:
@@ -491,7 +491,7 @@ def suspend_the_account(ctx: Context, key: dict[str, object]) -> float:
         f"Account.objects.filter(pk={key['account']}).update(status='suspended')\n"
         "print(json.dumps({'committed': time.time()}))",
     )
-    return monotonic_of(float(printed["committed"]))  # type: ignore[arg-type]
+    return monotonic_of(float(printed["committed"]))  # type: ignore[arg-type]  # JSON: a number
 
 
 # name -> (how the change is made, the path asked, the refusal then expected)
@@ -804,7 +804,7 @@ def alter_scopes(database_url: str, length: int) -> float:
     started = time.monotonic()
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute("SET lock_timeout = '10s'")
-        connection.execute(SCOPES_TYPE % length)  # type: ignore[arg-type]
+        connection.execute(SCOPES_TYPE % length)  # type: ignore[arg-type]  # our own SQL
     return time.monotonic() - started
 
 
@@ -880,7 +880,7 @@ def check_database_pause(workdir: Path, static_root: str) -> Result:
         env["STATIC_ROOT"] = static_root
         manage(env, "migrate")
         fixtures = django_shell(env, FIXTURES % {"limit": RACE_KEY_LIMIT})
-        deadlines = dict(fixtures["deadlines"])  # type: ignore[call-overload]
+        deadlines = dict(fixtures["deadlines"])  # type: ignore[call-overload]  # JSON from the shell
         servers: list[Server] = []
         try:
             for name in ("C", "D"):

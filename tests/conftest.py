@@ -20,6 +20,8 @@ from accounts.sudo import SUDO_SESSION_KEY
 from apikeys.auth import cache as authcache
 from apikeys.auth import ratelimit, usage
 from tests.factories import AccountFactory, MembershipFactory
+from tests.support.admin import logged_in, new_superuser
+from tests.support.clock import FakeClock
 from voice import validation
 
 # Playwright's sync API keeps an event loop running in the main thread; Django's ORM refuses
@@ -73,6 +75,18 @@ def auth_cache() -> Iterator[None]:
     start on first use, against the database of that moment)."""
     yield
     authcache.process_cache.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A monotonic clock the test moves by hand (tests.support.clock)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def staff_client() -> Client:
+    """A superuser's client for the Django admin."""
+    return logged_in(new_superuser(email="staff@voxkeys.test"))
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from django.db import IntegrityError
@@ -13,6 +12,7 @@ from accounts.middleware import SESSION_ACCOUNT_KEY
 from accounts.models import Membership, User
 from tests.conftest import client_for
 from tests.factories import PASSWORD, AccountFactory, MembershipFactory, UserFactory
+from tests.support.urls import iter_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -53,15 +53,6 @@ def test_anonymous_users_are_sent_to_login(client: Client, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 302
     assert response["Location"] == f"/login/?next={path}"
-
-
-def iter_routes(patterns: list, prefix: str = "") -> Iterator[tuple[str, object]]:
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern).lstrip("^").rstrip("$")
-        if hasattr(pattern, "url_patterns"):
-            yield from iter_routes(pattern.url_patterns, route)
-        else:
-            yield route, pattern
 
 
 def test_every_page_outside_admin_and_api_requires_login(client: Client) -> None:

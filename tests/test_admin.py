@@ -15,13 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff_client() -> Client:
-    client = Client()
-    client.force_login(UserFactory(email="staff@voxkeys.test", is_staff=True, is_superuser=True))
-    return client
-
-
-@pytest.fixture
 def two_keys(owner: Membership) -> list[ApiKey]:
     return [
         create_key(account=owner.account, user=owner.user, name=name, scopes=scopes)

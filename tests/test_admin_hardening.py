@@ -24,34 +24,17 @@ from apikeys.admin import SECRET_FIELDS
 from apikeys.models import ApiKey
 from apikeys.services import create_key
 from tests.factories import AccountFactory, MembershipFactory, UserFactory
+from tests.support.admin import STAFF_EMAIL, logged_in, new_superuser, staff_with
 
 pytestmark = pytest.mark.django_db
 
-STAFF_EMAIL = "helpdesk@voxkeys.test"
 PRIVILEGE_INPUTS = ["is_staff", "is_superuser", "groups", "user_permissions"]
 ADMIN_PASSWORD = "Tr0ub4dor&3-horse-staple"
 
 
-def staff_with(*perms: str, email: str = STAFF_EMAIL) -> User:
-    """A staff user (not a superuser) with exactly these permissions ("app.codename")."""
-    user = UserFactory(email=email, is_staff=True)
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return user
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def superuser() -> User:
-    return UserFactory(email="root@voxkeys.test", is_staff=True, is_superuser=True)
+    return new_superuser()
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from activity.models import ActivityEvent
 from apikeys.allowlist import MAX_ENTRIES, is_allowed, normalize_allowlist
 from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, InvalidKeyInput, create_key, edit_key, roll_key
-from tests.api_support import bearer
-from tests.test_apikeys_views import HTMX, form_data, revealed_secret
+from tests.support.api import bearer
+from tests.support.apikeys import form_data, revealed_secret
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.models import Membership
 from apikeys.models import ApiKey
-from tests.api_support import api_client, make_key
+from tests.support.api import api_client, make_key
 from voice.models import Call, Campaign, Contact, Webhook
 
 pytestmark = pytest.mark.django_db

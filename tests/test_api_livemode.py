@@ -14,8 +14,7 @@ from django.test import Client
 
 from accounts.models import Account, Membership
 from apikeys.models import ApiKey
-from tests.api_support import api_client, make_key
-from tests.test_api_scopes import ENDPOINTS
+from tests.support.api import ENDPOINTS, api_client, make_key
 from voice.models import Call, Campaign, Contact, Webhook
 from voice.services import CALL_COST
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from accounts.models import Membership
 from apikeys.models import ApiKey
-from tests.api_support import make_key
+from tests.support.api import make_key
 from voice.models import Campaign, Contact
 
 PATHS = [

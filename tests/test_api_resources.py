@@ -10,7 +10,7 @@ from django.test import Client
 
 from accounts.models import Account, Membership
 from api.body import MAX_BODY_BYTES
-from tests.api_support import api_client, make_key
+from tests.support.api import api_client, make_key
 from voice.models import Call, Campaign, Contact, Webhook
 from voice.schemas import MAX_IMPORT
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Membership
-from tests.api_support import api_client, make_key
+from tests.support.api import api_client, make_key
 from voice.models import Campaign, Contact, Webhook
 from voxkeys.safetext import unsafe_character_error
 

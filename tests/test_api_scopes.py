@@ -3,63 +3,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, JsonResponse
-from django.urls import URLResolver, get_resolver, path
+from django.urls import get_resolver, path
 
 from accounts.models import Membership
 from api.routes import Access, api_route, public, requires_key, requires_scope
 from apikeys.scopes import SCOPE_NAMES
-from tests.api_support import api_client, make_key
+from tests.support.api import ANY_KEY, ENDPOINTS, api_client, make_key
+from tests.support.urls import api_routes
 from voice.models import Campaign, Contact, Webhook
 
-ANY_KEY = "any valid key"
-
-# The documented contract (README and OpenAPI): method, path, body, what opens it.
-ENDPOINTS: list[tuple[str, str, Any, str]] = [
-    ("GET", "/api/v1/credits", None, ANY_KEY),
-    ("GET", "/api/v1/calls", None, "calls:read"),
-    ("POST", "/api/v1/calls", {"phone": "+14155550100"}, "calls:write"),
-    ("GET", "/api/v1/campaigns", None, "campaigns:read"),
-    ("POST", "/api/v1/campaigns", {"name": "Spring"}, "campaigns:write"),
-    ("GET", "/api/v1/campaigns/{campaign}", None, "campaigns:read"),
-    ("PATCH", "/api/v1/campaigns/{campaign}", {"status": "active"}, "campaigns:write"),
-    ("GET", "/api/v1/contacts", None, "contacts:read"),
-    ("POST", "/api/v1/contacts", {"name": "Ada", "phone": "+14155550100"}, "contacts:write"),
-    ("GET", "/api/v1/contacts/{contact}", None, "contacts:read"),
-    ("PATCH", "/api/v1/contacts/{contact}", {"name": "Ada L."}, "contacts:write"),
-    ("DELETE", "/api/v1/contacts/{contact}", None, "contacts:write"),
-    ("GET", "/api/v1/webhooks", None, "webhooks:manage"),
-    (
-        "POST",
-        "/api/v1/webhooks",
-        {"url": "https://example.com/hook", "events": ["call.completed"]},
-        "webhooks:manage",
-    ),
-    ("DELETE", "/api/v1/webhooks/{webhook}", None, "webhooks:manage"),
-]
 PUBLIC_ENDPOINTS = [
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/health/ready"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/docs"),
     ("POST", "/api/v1/secret-scanning/reports"),  # signed by the scanner instead (README)
 ]
-
-
-def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Callable[..., Any]]]:
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
-        else:
-            yield prefix + str(pattern.pattern), pattern.callback
-
-
-def api_routes(patterns: list[Any]) -> list[tuple[str, Callable[..., Any]]]:
-    return [(route, view) for route, view in walk(patterns) if route.lstrip("^").startswith("api/")]
 
 
 def undeclared(route: str, view: Callable[..., Any]) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -20,13 +19,10 @@ from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key
 from tests.conftest import client_for
 from tests.factories import MembershipFactory
+from tests.support.apikeys import CREATE, INDEX, SECRET_PATTERN, form_data, revealed_secret
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
-
-INDEX = reverse("apikeys:index")
-CREATE = reverse("apikeys:create")
-HTMX = {"HX-Request": "true"}
-SECRET_PATTERN = re.compile(r"vxp_(?:live|test)_[0-9A-Za-z]{38}")
 
 
 def revoke_url(api_key: ApiKey) -> str:
@@ -37,25 +33,6 @@ def new_key(membership: Membership, name: str = "Production Server – Main App"
     return create_key(
         account=membership.account, user=membership.user, name=name, scopes=["calls:read"]
     )
-
-
-def form_data(**overrides: object) -> dict[str, object]:
-    data: dict[str, object] = {
-        "name": "Production Server – Main App",
-        "scopes": ["calls:read", "calls:write"],
-        "creation_token": str(uuid.uuid4()),
-    }
-    if "account" not in overrides:
-        # The `account` fixture's account, which the owner and member clients work in.
-        data["account"] = Account.objects.get(name="Acme Voice").pk
-    data.update(overrides)
-    return data
-
-
-def revealed_secret(response) -> str:  # noqa: ANN001
-    match = SECRET_PATTERN.search(response.content.decode())
-    assert match, "the response shows no key"
-    return match.group()
 
 
 # The page

@@ -23,22 +23,15 @@ from apikeys.auth.lookup import ACCOUNT_FIELDS, LOOKUP_FIELDS, lookup_key
 from apikeys.keys import key_digest
 from apikeys.models import ApiKey
 from apikeys.services import edit_key, revoke_key
-from tests.api_support import api_client, bearer, make_key
 from tests.private_postgres import is_available, private_postgres
+from tests.support.api import api_client, bearer, make_key
+from tests.support.clock import FakeClock
 from voxkeys.db.backends.postgresql.base import DeadlineConnection
 
 CREDITS = "/api/v1/credits"
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the cache and its triggers: PostgreSQL only"
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def live_cache(size: int = 3, ttl: float = 30) -> tuple[AuthCache, FakeClock]:

@@ -22,8 +22,8 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from accounts.models import Membership
-from tests.api_support import api_client, make_key
 from tests.private_postgres import free_port, is_available, private_postgres
+from tests.support.api import api_client, make_key
 
 ROOT = Path(__file__).resolve().parent.parent
 postgresql_only = pytest.mark.skipif(
@@ -252,7 +252,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 from accounts.idle import LAST_SEEN_SESSION_KEY
-from tests.api_support import make_key
+from tests.support.api import make_key
 from tests.factories import MembershipFactory
 from accounts.models import Membership
 owner = MembershipFactory(role=Membership.Role.OWNER)

@@ -17,7 +17,8 @@ from accounts.models import Membership
 from apikeys.hints import attach_idle_scopes, hygiene, idle_scopes_for
 from apikeys.models import ApiKey, KeyScopeUse
 from apikeys.services import create_key
-from tests.test_apikeys_views import HTMX, INDEX
+from tests.support.apikeys import INDEX
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from django.urls import reverse
 from accounts.models import Account, Membership
 from apikeys.models import ApiKey
 from apikeys.services import InvalidKeyInput, create_key, edit_key, validate_key_input
-from tests.api_support import api_client, make_key
 from tests.factories import UserFactory
+from tests.support.api import api_client, make_key
 from voice import validation
 from voice.models import Webhook
 

@@ -27,7 +27,7 @@ from apikeys.services import (
     roll_key,
 )
 from apikeys.templatetags.apikeys_tags import expiry_words
-from tests.api_support import bearer
+from tests.support.api import bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,9 @@ from activity.models import ActivityEvent
 from activity.views import EVENTS_PER_PAGE
 from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key, roll_key
-from tests.api_support import bearer
-from tests.test_apikeys_views import HTMX, INDEX, form_data, revealed_secret
+from tests.support.api import bearer
+from tests.support.apikeys import INDEX, form_data, revealed_secret
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
 

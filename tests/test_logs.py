@@ -18,26 +18,14 @@ from accounts.models import Membership
 from apikeys.auth import lookup
 from apikeys.keys import generate_key, key_digest
 from apikeys.models import ApiKey
-from tests.api_support import api_client, make_key
-from tests.test_production_settings import PRODUCTION_ENV, run
+from tests.support.api import api_client, make_key
+from tests.support.clock import FakeClock
+from tests.support.production import PRODUCTION_ENV, run
 from voxkeys import logs
 
 pytestmark = pytest.mark.django_db
 
 CREDITS = "/api/v1/credits"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

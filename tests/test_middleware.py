@@ -18,7 +18,7 @@ from apikeys.auth.lookup import LOOKUP_FIELDS, find_key
 from apikeys.keys import BASE62_ALPHABET, generate_key, key_digest
 from apikeys.models import ApiKey
 from apikeys.services import revoke_key
-from tests.api_support import api_client, bearer, make_key
+from tests.support.api import api_client, bearer, make_key
 
 pytestmark = pytest.mark.django_db
 

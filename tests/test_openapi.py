@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
 from django.test import Client
-from django.urls import URLResolver, get_resolver
+from django.urls import get_resolver
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -19,9 +18,12 @@ from api.errors import ErrorCode
 from api.openapi import openapi_document
 from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_NAMES
-from tests.api_support import make_key
+from tests.support.api import make_key
+from tests.support.urls import api_routes
 
 METHODS = {"get", "post", "patch", "put", "delete"}
+# Pages for people about the API (the reference that renders this document), not operations.
+PAGES = {("GET", "/docs")}
 
 
 @pytest.fixture
@@ -39,15 +41,6 @@ def operations(document: dict) -> Iterator[tuple[str, str, dict]]:
                 yield method, path, op
 
 
-def api_views(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Callable[..., Any]]]:
-    """Every view under /api/v1/ in Django's own URLconf, with its route."""
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from api_views(pattern.url_patterns, prefix + str(pattern.pattern))
-        elif (prefix + str(pattern.pattern)).startswith("api/v1/"):
-            yield prefix + str(pattern.pattern), pattern.callback
-
-
 def test_document_is_valid_openapi_3_1(document: dict) -> None:
     assert document["openapi"].startswith("3.1")
     validate(document, cls=OpenAPIV31SpecValidator)
@@ -62,9 +55,11 @@ def test_document_lists_every_route_in_the_urlconf_with_its_methods_and_scope(
         for method, path, op in operations(document)
     }
     routed = set()
-    for route, view in api_views(get_resolver().url_patterns):
+    for route, view in api_routes(get_resolver().url_patterns):
         path = "/" + route.removeprefix("api/v1/").replace("<id:pk>", "{id}")
-        for method, handler in view.api_handlers.items():
+        for method, handler in getattr(view, "api_handlers", {}).items():
+            if (method, path) in PAGES:
+                continue
             access = handler.api_access
             if access.kind == "public":
                 routed.add((method, path, "[]", None))

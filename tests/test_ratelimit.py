@@ -26,32 +26,15 @@ from apikeys.auth.ratelimit import FALLBACK_SECONDS, KeyRateLimiter, RateLimits,
 from apikeys.keys import generate_key, key_digest
 from apikeys.models import ApiKey
 from apikeys.services import revoke_key
-from tests.api_support import api_client, bearer, make_key
 from tests.factories import UserFactory
+from tests.support.api import api_client, bearer, make_key
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.django_db
 
 CREDITS = "/api/v1/credits"
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def install(monkeypatch: pytest.MonkeyPatch, **options: object) -> RateLimits:

@@ -34,7 +34,7 @@ from apikeys import secret_scanning
 from apikeys.keys import LIVE_PREFIX, generate_key
 from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key, revoke_leaked_key, roll_key
-from tests.api_support import api_client
+from tests.support.api import api_client
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.urls import get_resolver
 
 from accounts.models import Membership
 from apikeys.services import create_key
-from tests.api_support import api_client, make_key
-from tests.test_accounts import iter_routes
+from tests.support.api import api_client, make_key
+from tests.support.urls import iter_routes
 from voxkeys.middleware import CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY
 
 pytestmark = pytest.mark.django_db

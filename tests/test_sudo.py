@@ -16,7 +16,8 @@ from accounts.sudo import SUDO_SESSION_KEY
 from apikeys.models import ApiKey
 from apikeys.services import create_key
 from tests.factories import PASSWORD
-from tests.test_apikeys_views import HTMX, form_data
+from tests.support.apikeys import form_data
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
 

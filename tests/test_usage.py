@@ -18,7 +18,7 @@ from accounts.models import Membership
 from apikeys.auth import usage
 from apikeys.keys import key_digest
 from apikeys.models import ApiKey, KeyClient, KeyScopeUse, KeyUsage
-from tests.api_support import api_client, make_key
+from tests.support.api import api_client, make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def _key_by_secret(secret: str) -> int:
 def new_recorder(**overrides: float) -> usage.UsageRecorder:
     options = {"flush_seconds": 3600, "flush_requests": 1_000_000, "max_entries": 10_000}
     options.update(overrides)
-    return usage.UsageRecorder(**options)  # type: ignore[arg-type]
+    return usage.UsageRecorder(**options)  # type: ignore[arg-type]  # floats for int options
 
 
 def record(recorder: usage.UsageRecorder, key_id: int, **overrides: object) -> bool:
@@ -49,7 +49,7 @@ def record(recorder: usage.UsageRecorder, key_id: int, **overrides: object) -> b
         "now": NOON + dt.timedelta(minutes=5),
     }
     values.update(overrides)
-    return recorder.record(**values)  # type: ignore[arg-type]
+    return recorder.record(**values)  # type: ignore[arg-type]  # values of several types
 
 
 def test_n_requests_are_one_upsert_per_bucket(owner: Membership) -> None:

@@ -46,7 +46,8 @@ class WebhookForm(forms.ModelForm):
         fields = ["account", "livemode", "url", "events"]
 
     def clean_url(self) -> str:
-        return self._apply(clean_webhook_url, self.cleaned_data["url"])
+        url: str = self._apply(clean_webhook_url, self.cleaned_data["url"])
+        return url
 
     def clean_events(self) -> Any:
         return self._apply(clean_events, self.cleaned_data["events"])

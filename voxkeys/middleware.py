@@ -52,8 +52,8 @@ DATABASE_ERROR_ATTRIBUTE = "database_error"
 
 
 class SecurityHeadersMiddleware:
-    """The headers every response carries: CSP (pages and the admin), Permissions-Policy, and
-    no-store for whatever is personal (API responses and signed-in pages)."""
+    """The headers every response carries: CSP (pages, the admin, the API reference),
+    Permissions-Policy, and no-store for whatever is personal (API responses, signed-in pages)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -64,6 +64,9 @@ class SecurityHeadersMiddleware:
         if request.path_info.startswith(API_PREFIX):
             # Answers depend on the key that asked: no shared or browser cache may keep one.
             response["Cache-Control"] = "no-store"
+            if response.get("Content-Type", "").startswith("text/html"):
+                # The API reference (/api/v1/docs) is a page like the others, under the same CSP.
+                response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
             return response
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         user = getattr(request, "user", None)

@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    # Swagger UI's files (static only: no Django REST framework), for the API reference page.
+    "drf_spectacular_sidecar",
     "accounts",
     "activity",
     "api",

@@ -63,6 +63,8 @@ def paths(
     for route, name, view in routes(patterns):
         handlers: dict[str, Callable[..., Any]] = getattr(view, "api_handlers", {})
         for method, handler in handlers.items():
+            if getattr(handler, "api_operation", ...) is None:  # a page, declared with @page
+                continue
             op = operation(route, name, handler, schemas)
             for tag in op["tags"]:
                 if tag not in tags:
@@ -76,7 +78,7 @@ def operation(
 ) -> dict[str, Any]:
     declared: Operation | None = getattr(handler, "api_operation", None)
     if declared is None:
-        raise ImproperlyConfigured(f"{handler.__name__} declares no @operation(...).")
+        raise ImproperlyConfigured(f"{handler.__name__} declares no @operation(...) or @page.")
     access: Access = handler.api_access  # type: ignore[attr-defined]
     scope_sentence = prose.SCOPE_SENTENCES[access.kind].format(scope=access.scope)
     result: dict[str, Any] = {

@@ -32,7 +32,7 @@ class KeyRow(NamedTuple):
     expires_at: datetime | None
     expiry_recorded_at: datetime | None
     replaced_by_id: int | None
-    allowed_ips: list[str]
+    allowed_ips: str
     last_used_at: datetime | None
     account_id: int
     account_name: str

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import Error, connections, transaction
@@ -27,6 +27,9 @@ from django.utils import timezone
 
 from apikeys.models import ApiKey, KeyClient, KeyScopeUse, KeyUsage
 from voxkeys.clientip import client_ip
+
+if TYPE_CHECKING:
+    from apikeys.auth.check import AuthenticatedKey
 
 logger = logging.getLogger(__name__)
 
@@ -284,11 +287,10 @@ def required_scope(request: HttpRequest) -> str:
     return (access.scope if access is not None else None) or ""
 
 
-def record_response(request: HttpRequest, response: HttpResponse) -> None:
+def record_response(request: HttpRequest, response: HttpResponse, key: AuthenticatedKey) -> None:
     """Count an authenticated API request's outcome; flush if this request crossed a threshold."""
     # api.errors.api_error stashes the code, so no error body is parsed.
     error_code = getattr(response, "api_error_code", "") if response.status_code >= 400 else ""
-    key = request.api_key  # type: ignore[attr-defined]
     scope = required_scope(request)
     due = recorder.record(
         key_id=key.id,

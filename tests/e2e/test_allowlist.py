@@ -7,8 +7,7 @@ from playwright.sync_api import expect
 from accounts.models import Membership
 from apikeys.models import ApiKey
 from apikeys.services import create_key
-from tests.e2e.test_api_keys_page import Login, open_api_keys, open_create_dialog
-from tests.e2e.test_key_lifecycle import key_row
+from tests.support.browser import Login, key_row, open_api_keys, open_create_dialog
 
 
 def test_create_a_key_limited_to_addresses_then_widen_it(login: Login, owner: Membership) -> None:

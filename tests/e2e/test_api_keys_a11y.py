@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, expect
 
 from accounts.models import Membership
 from apikeys.models import ApiKey
 from apikeys.services import create_key, revoke_key
+from tests.support.browser import Login, assert_no_serious_violations
 
-Login = Callable[[Membership], Page]
-BLOCKING_IMPACTS = {"serious", "critical"}
 # Both colour schemes the stylesheet follows (prefers-color-scheme); axe checks contrast in each.
 COLOR_SCHEMES = ["light", "dark"]
 
@@ -25,17 +21,6 @@ def tab_to(page: Page, target: Locator, *, limit: int = 40) -> None:
             return
         page.keyboard.press("Tab")
     raise AssertionError(f"Tab never reached {target}")
-
-
-def assert_no_serious_violations(page: Page, where: str) -> None:
-    results = Axe().run(page)
-    violations = [
-        f"{violation['id']} ({violation['impact']}): {violation['help']} "
-        f"{[node['target'] for node in violation['nodes']]}"
-        for violation in results.response["violations"]
-        if violation["impact"] in BLOCKING_IMPACTS
-    ]
-    assert violations == [], f"{where}: {violations}"
 
 
 def test_create_copy_and_revoke_with_the_keyboard_alone(login: Login, owner: Membership) -> None:

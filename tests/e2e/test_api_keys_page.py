@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -12,38 +11,14 @@ from accounts.models import Account, Membership
 from apikeys.keys import is_well_formed, key_digest, masked_key
 from apikeys.models import ApiKey
 from apikeys.services import create_key
-from tests.e2e.test_api_keys_a11y import assert_no_serious_violations
 from tests.factories import AccountFactory, MembershipFactory
-
-Login = Callable[[Membership], Page]
-
-
-def open_api_keys(page: Page) -> None:
-    """Step 1: Settings → API Keys in the sidebar."""
-    page.get_by_role("navigation").get_by_role("link", name="API Keys").click()
-    expect(page.get_by_role("heading", name="API Keys", level=1)).to_be_visible()
-    # The heading shows before the deferred scripts run; a click before then would follow the
-    # buttons' no-JavaScript fallback (a whole page) instead of opening the dialog.
-    page.wait_for_load_state("domcontentloaded")
-
-
-def open_create_dialog(page: Page) -> Locator:
-    page.get_by_role("button", name="Create New API Key").first.click()
-    dialog = page.get_by_role("dialog", name="Create New API Key")
-    expect(dialog).to_be_visible()
-    return dialog
-
-
-def create_through_dialog(page: Page, name: str, scopes: list[str]) -> str:
-    """Fill and submit the create form; return the key the reveal shows."""
-    dialog = open_create_dialog(page)
-    dialog.get_by_label("Key Name").fill(name)
-    for scope in scopes:
-        dialog.get_by_label(scope, exact=True).check()
-    dialog.get_by_role("button", name="Create API Key").click()
-    reveal = page.get_by_role("dialog", name="Your new API key")
-    expect(reveal).to_be_visible()
-    return reveal.get_by_label("API key", exact=True).input_value()
+from tests.support.browser import (
+    Login,
+    assert_no_serious_violations,
+    create_through_dialog,
+    open_api_keys,
+    open_create_dialog,
+)
 
 
 def active_rows(page: Page) -> Locator:

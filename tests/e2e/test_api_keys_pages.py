@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from accounts.models import Membership
 from apikeys.keys import key_digest, masked_key
 from apikeys.models import ApiKey
-
-Login = Callable[[Membership], Page]
+from tests.support.browser import Login
 
 
 def test_without_javascript_every_step_is_a_page(

@@ -9,7 +9,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from accounts.models import Membership
 from apikeys.models import ApiKey
-from tests.e2e.test_api_keys_page import Login, open_api_keys, open_create_dialog
+from tests.support.browser import Login, open_api_keys, open_create_dialog
 
 DANGER = "rgb(192, 38, 45)"  # app.css --color-danger
 NAME_ERROR = "Give the key a descriptive name."

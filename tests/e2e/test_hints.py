@@ -11,8 +11,7 @@ from playwright.sync_api import expect
 from accounts.models import Membership
 from apikeys.models import ApiKey, KeyScopeUse
 from apikeys.services import create_key
-from tests.e2e.test_api_keys_page import Login, open_api_keys
-from tests.e2e.test_key_lifecycle import key_row
+from tests.support.browser import Login, key_row, open_api_keys
 
 HINT = "calls:write has not been used in 30 days. Remove it?"
 

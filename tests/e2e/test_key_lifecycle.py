@@ -6,23 +6,24 @@ import re
 from datetime import timedelta
 
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from accounts.models import Membership
 from apikeys.models import ApiKey
 from apikeys.services import create_key
-from tests.e2e.test_api_keys_page import Login, open_api_keys, open_create_dialog
-from tests.e2e.test_verify_curl import run_copied_command
+from tests.support.browser import (
+    Login,
+    key_row,
+    open_api_keys,
+    open_create_dialog,
+    run_copied_command,
+)
 
 
 def in_words(days_ahead: int) -> tuple[str, str]:
     """The ISO date `days_ahead` from today, and how the page says it."""
     day = timezone.localdate() + timedelta(days=days_ahead)
     return day.isoformat(), f"{day.day} {day:%B %Y}"
-
-
-def key_row(page: Page, name: str) -> object:
-    return page.get_by_role("region", name="Active keys").get_by_role("row", name=re.compile(name))
 
 
 def test_create_a_test_key_with_a_custom_expiry(login: Login, owner: Membership) -> None:

@@ -14,7 +14,7 @@ from accounts.models import Membership
 from apikeys.auth.usage import UsageRecorder
 from apikeys.models import KeyClient, KeyScopeUse, KeyUsage
 from apikeys.services import create_key
-from tests.e2e.test_api_keys_page import Login, open_api_keys
+from tests.support.browser import Login, open_api_keys
 
 
 def test_open_a_key_and_see_how_it_is_used(login: Login, owner: Membership) -> None:

@@ -6,8 +6,12 @@ from __future__ import annotations
 from playwright.sync_api import Locator, Page, expect
 
 from accounts.models import Membership
-from tests.e2e.test_api_keys_a11y import assert_no_serious_violations
-from tests.e2e.test_api_keys_page import Login, create_through_dialog, open_api_keys
+from tests.support.browser import (
+    Login,
+    assert_no_serious_violations,
+    create_through_dialog,
+    open_api_keys,
+)
 
 TABS = ["curl", "Python", "Node", "PHP"]
 # The same request in every tab: the credits endpoint, the key as a Bearer token.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,8 +14,8 @@ from accounts.models import Membership
 from accounts.sudo import SUDO_SESSION_KEY
 from apikeys.models import ApiKey
 from tests.factories import PASSWORD
+from tests.support.browser import Login
 
-Login = Callable[[Membership], Page]
 CONFIRM = "/account/confirm-password/"
 
 

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 from playwright.sync_api import Page, expect
 
 from accounts.models import Membership
 from apikeys.services import revoke_key
-from tests.e2e.test_api_keys_page import Login, create_through_dialog, open_api_keys
-
-
-def run_copied_command(command: str) -> tuple[int, dict]:
-    result = subprocess.run(
-        ["bash", "-c", command + ' -s -w "\\n%{http_code}"'],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    body, _, status = result.stdout.rpartition("\n")
-    return int(status), json.loads(body)
+from tests.support.browser import Login, create_through_dialog, open_api_keys, run_copied_command
 
 
 def test_copied_curl_command_returns_the_balance(

@@ -5,6 +5,15 @@ it (bench/README.md). A PreparedQuery has the ORM build and compile its query on
 backend, then runs that SQL with the ORM's own value converters, so results match
 `queryset.values_list(...)` exactly (tests/test_middleware.py checks that). On PostgreSQL the
 statement is also prepared: parsed and planned once per connection instead of on every request.
+
+Private APIs this relies on (checked when this module is imported, so an upgrade that drops one
+fails at start-up rather than in an outage; a change in what they return fails the tests that
+compare a PreparedQuery with its queryset):
+- Django's SQL compiler: `Query.get_compiler()`, `SQLCompiler.as_sql()`, `.get_converters()`
+  and `.select` (the (expression, sql, alias) triples that `setup_query()` fills);
+- Django's `BaseDatabaseWrapper.make_cursor()`, `.make_debug_cursor()`, `.queries_logged`,
+  `.validate_thread_sharing()` and `.close_if_health_check_failed()`, to wrap a cursor of our
+  own as `connection.cursor()` wraps Django's.
 """
 
 from __future__ import annotations
@@ -17,12 +26,36 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
+from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.query import Query
 
 from voxkeys.db.backends.postgresql.base import DeadlineConnection
 from voxkeys.db.errors import is_retryable
 
 
-class _PreparedCursor(psycopg.Cursor):  # type: ignore[type-arg]
+def _require(owner: type, *names: str) -> None:
+    missing = [name for name in names if not hasattr(owner, name)]
+    if missing:
+        raise ImportError(
+            f"{owner.__qualname__} has no {', '.join(missing)} any more: PreparedQuery "
+            "(voxkeys/db/prepared.py) relies on them."
+        )
+
+
+_require(Query, "get_compiler")
+_require(SQLCompiler, "as_sql", "get_converters", "setup_query")
+_require(
+    BaseDatabaseWrapper,
+    "make_cursor",
+    "make_debug_cursor",
+    "queries_logged",
+    "validate_thread_sharing",
+    "close_if_health_check_failed",
+)
+
+
+class _PreparedCursor(psycopg.Cursor):
     """A server-side-binding cursor whose statements are prepared (PostgreSQL only)."""
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
@@ -62,7 +95,7 @@ class PreparedQuery:
         return sql, converters
 
     @staticmethod
-    def _cursor(connection: BaseDatabaseWrapper) -> Any:
+    def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
         if connection.vendor != "postgresql":
             return connection.cursor()
         connection.close_if_health_check_failed()
@@ -75,11 +108,14 @@ class PreparedQuery:
         # their SQL as None: psycopg keeps no text.)
         connection.validate_thread_sharing()
         cursor = _PreparedCursor(raw_connection)
+        # django-stubs types the argument of both as a CursorWrapper; Django passes the driver's
+        # own cursor, as here.
         if connection.queries_logged:
-            return connection.make_debug_cursor(cursor)
-        return connection.make_cursor(cursor)
+            return connection.make_debug_cursor(cursor)  # type: ignore[arg-type]  # a raw cursor
+        return connection.make_cursor(cursor)  # type: ignore[arg-type]  # a raw cursor
 
     def _run(self, connection: BaseDatabaseWrapper, sql: str, value: Any) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None
         with self._cursor(connection) as cursor:
             raw_connection = connection.connection
             if self.deadline and isinstance(raw_connection, DeadlineConnection):
@@ -87,9 +123,11 @@ class PreparedQuery:
                 # the cost).
                 with raw_connection.deadline(getattr(settings, self.deadline)):
                     cursor.execute(sql, (value,))
-                    return cursor.fetchone()
-            cursor.execute(sql, (value,))
-            return cursor.fetchone()
+                    row = cursor.fetchone()
+            else:
+                cursor.execute(sql, (value,))
+                row = cursor.fetchone()
+        return row
 
     def __call__(self, value: Any) -> tuple[Any, ...] | None:
         connection = connections[router.db_for_write(self.model)]
@@ -113,8 +151,8 @@ class PreparedQuery:
             row = self._run(connection, sql, value)
         if row is None:
             return None
-        row = list(row)
+        values = list(row)
         for index, (functions, expression) in converters.items():
             for convert in functions:
-                row[index] = convert(row[index], expression, connection)
-        return tuple(row)
+                values[index] = convert(values[index], expression, connection)
+        return tuple(values)

@@ -3,12 +3,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Membership, User
-from apikeys.expiry import CUSTOM
+from apikeys.expiry import CUSTOM, DEFAULT_EXPIRATION
 from apikeys.models import ApiKey
 from apikeys.services import create_key, record_expirations, roll_key
 
@@ -98,7 +98,7 @@ DEMO_ACCOUNTS = [
 class Command(BaseCommand):
     help = "Create (or restore) the demo accounts, members and keys. Safe to run again."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--password", default=DEFAULT_PASSWORD, help="Password for every login."
         )
@@ -157,12 +157,9 @@ class Command(BaseCommand):
         for demo in keys:
             if demo.name in existing:
                 continue
-            expiry = {}
+            expiration, expires_on = DEFAULT_EXPIRATION, None
             if demo.expires_in_days is not None:
-                expiry = {
-                    "expiration": CUSTOM,
-                    "expires_on": today + timedelta(days=demo.expires_in_days),
-                }
+                expiration, expires_on = CUSTOM, today + timedelta(days=demo.expires_in_days)
             created = create_key(
                 account=account,
                 user=owner,
@@ -170,7 +167,8 @@ class Command(BaseCommand):
                 scopes=demo.scopes,
                 description=demo.description,
                 environment=demo.environment,
-                **expiry,
+                expiration=expiration,
+                expires_on=expires_on,
             )
             if demo.rolled:
                 roll_key(key=created.api_key, user=owner, grace=timedelta(hours=24))

@@ -9,10 +9,18 @@ state is unknown: the answer may still come) and raise DatabaseTimeout, an Opera
 Django then discards the connection and the next request opens a new one.
 
 connect_timeout already bounds connecting (psycopg enforces it on the client side).
+
+Private APIs this relies on (imported or checked here, so an upgrade that changes them fails at
+start-up rather than in an outage):
+- psycopg's `errors._WaitTimeout`, what `Connection.wait()` raises when its timeout passes;
+- psycopg's `Connection.wait(gen, interval, timeout)`, undocumented, which this overrides;
+- Django's `DatabaseWrapper.get_new_connection()`, copied below less the pool: re-read it when
+  pyproject.toml lets Django past 5.2.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,14 +28,23 @@ from typing import Any
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql import base
-from psycopg import errors
+from psycopg import IsolationLevel
+from psycopg.errors import _WaitTimeout
+
+if tuple(inspect.signature(psycopg.Connection.wait).parameters) != (
+    "self",
+    "gen",
+    "interval",
+    "timeout",
+):
+    raise ImportError("psycopg's Connection.wait() changed: review DeadlineConnection.wait().")
 
 
 class DatabaseTimeout(psycopg.OperationalError):
     """The server did not answer within the connection's deadline; the connection is closed."""
 
 
-class DeadlineConnection(psycopg.Connection):  # type: ignore[type-arg]
+class DeadlineConnection(psycopg.Connection):
     """A psycopg connection whose waits for the server end after `query_timeout` seconds."""
 
     query_timeout: float | None = None
@@ -38,7 +55,7 @@ class DeadlineConnection(psycopg.Connection):  # type: ignore[type-arg]
             return super().wait(gen, interval, timeout)
         try:
             return super().wait(gen, interval, self.query_timeout)
-        except errors._WaitTimeout as exc:
+        except _WaitTimeout as exc:
             # psycopg does the same when a cancelled query does not end (#1371): the
             # connection is mid-protocol, so it cannot be used again.
             self.pgconn.finish()
@@ -64,7 +81,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return params
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> DeadlineConnection:
-        if self.pool:
+        if self.settings_dict["OPTIONS"].get("pool"):
             raise ImproperlyConfigured(
                 "voxkeys.db.backends.postgresql does not support OPTIONS['pool']: its "
                 "connections are DeadlineConnection, which the pool would not create."
@@ -73,9 +90,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         options = self.settings_dict["OPTIONS"]
         isolation_level = options.get("isolation_level")
         self.isolation_level = (
-            base.IsolationLevel.READ_COMMITTED
+            IsolationLevel.READ_COMMITTED
             if isolation_level is None
-            else base.IsolationLevel(isolation_level)
+            else IsolationLevel(isolation_level)
         )
         connection = DeadlineConnection.connect(**conn_params)
         connection.query_timeout = self._query_timeout

@@ -1,0 +1,1 @@
+"""Helpers that several test modules use; a test module never imports another test module."""
