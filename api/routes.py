@@ -84,6 +84,8 @@ class Operation:
 
     summary: str
     description: str = ""
+    # Clients' generated method names; by default the handler's name in camelCase.
+    operation_id: str | None = None
     request: Any = None
     response: Any = None
     status: int = 200
@@ -99,6 +101,7 @@ def operation(
     summary: str,
     *,
     description: str = "",
+    operation_id: str | None = None,
     request: Any = None,
     response: Any = None,
     status: int = 200,
@@ -111,6 +114,7 @@ def operation(
     declared = Operation(
         summary=summary,
         description=description,
+        operation_id=operation_id,
         request=request,
         response=response,
         status=status,

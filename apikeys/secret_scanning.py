@@ -240,6 +240,7 @@ LeakedTokenReport = Annotated[
 
 @operation(
     "For secret scanners (GitHub's partner program): report tokens found in public.",
+    operation_id="reportLeakedTokens",
     description="Every active key among them is revoked at once and its account told; the "
     "answer labels each distinct token (a token reported twice is handled once). Signed by "
     "the scanner, not authenticated with a key.",

@@ -63,8 +63,8 @@ def openapi_json() -> bytes:
 
 @operation("This document: OpenAPI 3.1.", tag="Service")
 @public
-def get_document(request: HttpRequest) -> HttpResponse:
+def get_open_api(request: HttpRequest) -> HttpResponse:
     return HttpResponse(openapi_json(), content_type="application/json")
 
 
-document = api_route(GET=get_document)
+document = api_route(GET=get_open_api)

@@ -82,7 +82,7 @@ def operation(
     access: Access = handler.api_access  # type: ignore[attr-defined]
     scope_sentence = prose.SCOPE_SENTENCES[access.kind].format(scope=access.scope)
     result: dict[str, Any] = {
-        "operationId": camel_case(handler.__name__),
+        "operationId": declared.operation_id or camel_case(handler.__name__),
         "summary": declared.summary,
         "description": " ".join(filter(None, [declared.description, scope_sentence])),
         "tags": [declared.tag or tag_of(route)],
