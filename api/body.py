@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.http import HttpRequest
 from pydantic import Tag, TypeAdapter, ValidationError
@@ -35,6 +35,17 @@ MESSAGES = {
 }
 
 
+class BodySchema(Generic[Body]):
+    """A body's declared type and the pydantic validator built for it, once.
+
+    parse_body reads the type to name a bad field by its path as clients see it.
+    """
+
+    def __init__(self, body_type: Any) -> None:
+        self.type = body_type
+        self.adapter: TypeAdapter[Body] = TypeAdapter(body_type)
+
+
 def read_limited_body(request: HttpRequest, *, max_bytes: int, size_hint: str = "") -> bytes:
     """Return the request's body if it is JSON and at most `max_bytes`, else raise ApiError.
 
@@ -60,7 +71,7 @@ def read_limited_body(request: HttpRequest, *, max_bytes: int, size_hint: str = 
     return request.body
 
 
-def parse_body(request: HttpRequest, schema: TypeAdapter[Body], *, size_hint: str = "") -> Body:
+def parse_body(request: HttpRequest, schema: BodySchema[Body], *, size_hint: str = "") -> Body:
     """Return the request's body validated by `schema`, or raise ApiError (400, 413 or 415).
 
     Strict, from the raw bytes: JSON types must match the schema's exactly. Every bad field is
@@ -71,7 +82,7 @@ def parse_body(request: HttpRequest, schema: TypeAdapter[Body], *, size_hint: st
     if not body.strip():
         raise ApiError(ErrorCode.INVALID_JSON, "The body is empty; send a JSON object.")
     try:
-        return schema.validate_json(body, strict=True)
+        return schema.adapter.validate_json(body, strict=True)
     except ValidationError as error:
         errors = error.errors()
         if errors[0]["type"] == "json_invalid":
@@ -96,13 +107,13 @@ def message(error: ErrorDetails, container: Any) -> str:
     return MESSAGES.get(kind, error["msg"])
 
 
-def describe(schema: TypeAdapter[Any], error: ErrorDetails) -> tuple[str, Any]:
+def describe(schema: BodySchema[Any], error: ErrorDetails) -> tuple[str, Any]:
     """Return the error's path as clients see it, and the type that holds the bad field.
 
     Walks the schema's type along the error's location, so the tags that pick a member of a
     discriminated union stay out of the path.
     """
-    node: Any = schema._type  # the type the adapter was built for (pydantic keeps it here)
+    node: Any = schema.type
     path, container = "", None
     location = [*error["loc"]]
     if "field" in error.get("ctx", {}):

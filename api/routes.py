@@ -77,7 +77,7 @@ class Access:
 class Operation:
     """What a handler takes and answers, for the OpenAPI document.
 
-    `request` and `response` are anything pydantic can describe (a TypedDict, a TypeAdapter);
+    `request` and `response` are anything pydantic can describe (a TypedDict, a BodySchema);
     `errors` are the codes the handler itself can answer: the authentication refusals are
     added from its Access.
     """

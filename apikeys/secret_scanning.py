@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 from api.body import LIMITED_BODY_ERRORS, read_limited_body
@@ -244,7 +244,7 @@ LeakedTokenReport = Annotated[
     description="Every active key among them is revoked at once and its account told; the "
     "answer labels each distinct token (a token reported twice is handled once). Signed by "
     "the scanner, not authenticated with a key.",
-    request=TypeAdapter(LeakedTokenReport),
+    request=LeakedTokenReport,
     response=list[LeakedTokenLabel],
     errors=[
         *LIMITED_BODY_ERRORS,

@@ -22,7 +22,6 @@ from pydantic import (
     PlainValidator,
     StringConstraints,
     Tag,
-    TypeAdapter,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
@@ -34,6 +33,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 from typing_extensions import TypedDict
 
+from api.body import BodySchema
 from api.routes import MAX_ID
 from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS
 from voice.models import Call as CallModel
@@ -298,13 +298,13 @@ class WebhookCreate(TypedDict):
     events: WebhookEvents
 
 
-CONTACT_CREATE = TypeAdapter(ContactCreate)
-CONTACTS_CREATE: TypeAdapter[ContactCreate | list[ContactCreate]] = TypeAdapter(ContactsCreate)
-CONTACT_UPDATE = TypeAdapter(ContactUpdate)
-CAMPAIGN_CREATE = TypeAdapter(CampaignCreate)
-CAMPAIGN_UPDATE = TypeAdapter(CampaignUpdate)
-CALL_CREATE = TypeAdapter(Annotated[CallCreate, AfterValidator(one_call_target)])
-WEBHOOK_CREATE = TypeAdapter(WebhookCreate)
+CONTACT_CREATE = BodySchema[ContactCreate](ContactCreate)
+CONTACTS_CREATE = BodySchema[ContactCreate | list[ContactCreate]](ContactsCreate)
+CONTACT_UPDATE = BodySchema[ContactUpdate](ContactUpdate)
+CAMPAIGN_CREATE = BodySchema[CampaignCreate](CampaignCreate)
+CAMPAIGN_UPDATE = BodySchema[CampaignUpdate](CampaignUpdate)
+CALL_CREATE = BodySchema[CallCreate](Annotated[CallCreate, AfterValidator(one_call_target)])
+WEBHOOK_CREATE = BodySchema[WebhookCreate](WebhookCreate)
 
 
 # Responses ---------------------------------------------------------------------------------

@@ -12,9 +12,8 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
-from pydantic import TypeAdapter
 
-from api.body import BODY_ERRORS, Body, FieldErrors, parse_body, raise_for_errors
+from api.body import BODY_ERRORS, Body, BodySchema, FieldErrors, parse_body, raise_for_errors
 from api.errors import ApiError, ErrorCode, not_found
 from api.pagination import PAGE_ERRORS, Page, paginate
 from api.routes import ApiRequest, api_route, operation, requires_key, requires_scope
@@ -51,7 +50,7 @@ def get_or_404(request: ApiRequest, model: type[Resource], pk: int) -> Resource:
     return found
 
 
-def read_body(request: ApiRequest, schema: TypeAdapter[Body]) -> Body:
+def read_body(request: ApiRequest, schema: BodySchema[Body]) -> Body:
     return parse_body(request, schema, size_hint=IMPORT_HINT)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from api.body import BodySchema
 from api.errors import Error, ErrorCode
 from api.pagination import Page
 
@@ -27,7 +28,9 @@ class Schemas:
         Named schemas (a TypedDict's, a list envelope's, one given a title) and the definitions
         they use are hoisted into components.schemas.
         """
-        adapter = declared if isinstance(declared, TypeAdapter) else TypeAdapter(declared)
+        if isinstance(declared, BodySchema):
+            declared = declared.type
+        adapter = TypeAdapter(declared)
         schema = adapter.json_schema(ref_template=REF)
         self.hoist(schema.pop("$defs", {}))
         if typing.get_origin(declared) is Page:  # a list envelope: ContactList, CallList, ...
