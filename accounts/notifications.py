@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from django.core.mail import send_mail, send_mass_mail
+from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 
 from accounts.models import Account, Invitation, Membership, User
 from activity.models import ActivityEvent
 from activity.summaries import event_summary
+from voxkeys.safetext import replace_unsafe
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,10 @@ def manager_emails(account: Account) -> list[str]:
 
 def send_to_each(subject: str, body: str, recipients: list[str]) -> None:
     """Send one message per recipient, so no one learns who else receives it."""
-    # A name with a line break must not break (or inject) a header.
-    subject = " ".join(subject.split())
+    # A name with a line break must not break (or inject) a header; stored text written before
+    # the safe-text rule (or by raw SQL) must not carry a refused character out either.
+    subject = replace_unsafe(" ".join(subject.split()))
+    body = replace_unsafe(body, keep="\n")
     send_mass_mail([(subject, body, None, [email]) for email in recipients], fail_silently=False)
 
 
@@ -85,7 +88,8 @@ def send_invitation_email(invitation_id: int, link: str) -> None:
         body = render_to_string(
             "accounts/email/invitation.txt", {"invitation": invitation, "link": link}
         )
-        subject = " ".join(f"[VoxPria] You are invited to join {invitation.account.name}".split())
-        send_mail(subject, body, None, [invitation.email], fail_silently=False)
+        send_to_each(
+            f"[VoxPria] You are invited to join {invitation.account.name}", body, [invitation.email]
+        )
     except Exception:
         logger.exception("Could not email invitation %s.", invitation_id)
