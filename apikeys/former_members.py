@@ -38,7 +38,7 @@ def former_member(request: AccountRequest, user_id: int) -> HttpResponse:
     keys = list(account.api_keys.seen_by(user_id))
     form = RollKeyForm(request.POST or None)
     context = {"person": person, "keys": keys, "form": form, "rolled": []}
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and keys and form.is_valid():
         try:
             rolled = roll_keys(
                 keys=keys,

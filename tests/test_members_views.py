@@ -194,3 +194,12 @@ def test_admin_membership_changes_are_emailed_like_the_pages(
     notice = next(m for m in mail.outbox if m.to == ["owner@acme.test"])
     assert "Removed member@acme.test (member)" in notice.subject
     assert "staff@voxkeys.test" in notice.body
+
+
+def test_an_owner_may_change_their_own_role_but_removes_only_others(
+    owner: Membership, member: Membership, owner_client: Client
+) -> None:
+    response = owner_client.get(MEMBERS)
+    assertContains(response, f'href="{MEMBERS}{owner.pk}/role/"')
+    assertNotContains(response, f'href="{MEMBERS}{owner.pk}/remove/"')
+    assertContains(response, f'href="{MEMBERS}{member.pk}/remove/"')

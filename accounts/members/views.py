@@ -50,7 +50,8 @@ SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 class MemberRow:
     membership: Membership
     is_me: bool
-    can_manage: bool  # the viewer may change this member's role or remove them
+    can_change_role: bool  # the viewer's own included: an owner may step down
+    can_remove: bool  # never the viewer's own: they leave instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +101,16 @@ def index(request: AccountRequest) -> HttpResponse:
     me = _me(request)
     account = request.account
     memberships = account.memberships.select_related("user").order_by(ROLE_ORDER, "user__email")
+
+    def may_manage(membership: Membership) -> bool:
+        return member_refusal(actor=me, roles=[membership.role]) is None
+
     rows = [
         MemberRow(
             membership=membership,
             is_me=membership.pk == me.pk,
-            can_manage=membership.pk != me.pk
-            and member_refusal(actor=me, roles=[membership.role]) is None,
+            can_change_role=may_manage(membership),
+            can_remove=may_manage(membership) and membership.pk != me.pk,
         )
         for membership in memberships
     ]
@@ -212,6 +217,7 @@ def remove(request: AccountRequest, pk: int) -> HttpResponse:
                 "keys": keys,
                 "action": reverse("members:remove", args=[target.pk]),
                 "button": "Remove member",
+                "danger": True,
             },
         )
     try:
@@ -238,6 +244,7 @@ def leave(request: AccountRequest) -> HttpResponse:
                 "you again.",
                 "action": reverse("members:leave"),
                 "button": "Leave account",
+                "danger": True,
             },
         )
     try:
@@ -268,6 +275,7 @@ def resend(request: AccountRequest, pk: int) -> HttpResponse:
                 "working.",
                 "action": reverse("members:resend", args=[invitation.pk]),
                 "button": "Resend invitation",
+                "danger": False,
             },
         )
     try:
@@ -295,6 +303,7 @@ def revoke(request: AccountRequest, pk: int) -> HttpResponse:
                 "text": "Its link stops working at once.",
                 "action": reverse("members:revoke", args=[invitation.pk]),
                 "button": "Revoke invitation",
+                "danger": True,
             },
         )
     try:
