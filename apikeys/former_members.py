@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
+from accounts.forms import MAX_ID
 from accounts.requests import AccountRequest, current_account
 from accounts.sudo import sudo_required
 from activity.events import RequestContext
@@ -29,6 +30,8 @@ def former_member(request: AccountRequest, user_id: int) -> HttpResponse:
     block = manage_block(request.user, account)
     if block is not None:
         return render_block(request, block)
+    if user_id > MAX_ID:
+        raise Http404("No such person.")  # nor could the database compare it
     if account.memberships.filter(user_id=user_id).exists():
         raise Http404("Still a member of this account.")
     created = account.api_keys.filter(created_by_id=user_id).select_related("created_by").first()

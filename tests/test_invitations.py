@@ -205,3 +205,31 @@ def test_a_member_is_refused_the_invite_page(member_client: Client) -> None:
     response = member_client.get("/settings/members/invite/")
     assert response.status_code == 403
     assert "Only the account&#x27;s owners and admins" in response.content.decode()
+
+
+def test_a_name_with_hidden_characters_is_an_error_next_to_the_field(sent: str) -> None:
+    response = Client().post(
+        sent,
+        {"full_name": "Nia\u202eweN", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 422
+    assert 'id="id_full_name_error"' in response.content.decode()
+    assert not User.objects.filter(email="new@x.test").exists()
+
+
+def test_joining_is_emailed_to_owners_and_admins(
+    sent: str, django_capture_on_commit_callbacks: object
+) -> None:
+    form = {"full_name": "Nia", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        Client().post(sent, form)
+    subjects = [m.subject for m in mail.outbox if m.to == ["owner@acme.test"]]
+    assert "[VoxPria] new@x.test joined as admin in Acme Voice" in subjects
+
+
+def test_an_unknown_role_is_an_error_next_to_the_field(
+    owner: Membership, member: Membership, owner_client: Client
+) -> None:
+    response = owner_client.post(f"/settings/members/{member.pk}/role/", {"role": "king"})
+    assert response.status_code == 422
+    assert "Choose a role." in response.content.decode()

@@ -203,3 +203,18 @@ def test_an_owner_may_change_their_own_role_but_removes_only_others(
     assertContains(response, f'href="{MEMBERS}{owner.pk}/role/"')
     assertNotContains(response, f'href="{MEMBERS}{owner.pk}/remove/"')
     assertContains(response, f'href="{MEMBERS}{member.pk}/remove/"')
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{MEMBERS}99999999999999999999/role/",
+        f"{MEMBERS}99999999999999999999/remove/",
+        f"{MEMBERS}invitations/99999999999999999999/revoke/",
+        f"{MEMBERS}invitations/99999999999999999999/resend/",
+        "/settings/api-keys/former-members/99999999999999999999/",
+    ],
+)
+def test_ids_too_large_for_the_database_are_not_found(owner_client: Client, path: str) -> None:
+    assert owner_client.get(path).status_code == 404
+    assert owner_client.post(path).status_code == 404
