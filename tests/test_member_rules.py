@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.core import mail
+from django.db import connections
 
 from accounts.models import Membership
 from accounts.services import (
@@ -135,3 +139,26 @@ def test_a_removal_is_recorded_as_removed(owner: Membership, member: Membership)
     event = owner.account.activity_events.get()
     assert event.event_type == ActivityEvent.Type.MEMBER_REMOVED
     assert event.details == {"member": "member@acme.test", "role": "member"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(owner: Membership) -> None:
+    second = MembershipFactory(account=owner.account, role="owner")
+    start = threading.Barrier(2)
+
+    def demote(target: Membership, actor: Membership) -> str:
+        try:
+            start.wait(timeout=30)
+            change_role(membership=target, role="admin", actor=actor.user)
+            return "changed"
+        except MembershipRefused as refused:
+            return refused.message
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(demote, [owner, second], [second, owner]))
+
+    # The second one to run sees itself as the last owner (or no longer an owner at all).
+    assert outcomes[-1] == "changed" and outcomes[0] in {LAST_OWNER, OWNERS_ONLY}
+    assert owner.account.memberships.filter(role="owner").count() == 1
