@@ -140,6 +140,11 @@ def test_removing_a_member_leads_to_the_keys_they_saw(
     assertContains(page, "Deploy bot")
     assertNotContains(page, "Owner&#x27;s own")
     assertContains(page, f'href="/settings/api-keys/{seen.pk}/roll/"')
+    members = client.get(MEMBERS)
+    assertContains(members, "Keys former members saw")
+    assertContains(
+        members, f'<a href="{response.url}">admin@acme.test</a>: 1 active key', html=False
+    )
 
 
 def test_the_batch_roll_rolls_every_key_a_former_member_saw_with_one_grace(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -8,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Case, IntegerField, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -29,7 +30,7 @@ from accounts.invitations import (
 from accounts.members.forms import InviteForm, NewMemberForm, RoleForm
 from accounts.middleware import SESSION_ACCOUNT_KEY
 from accounts.models import Account, Invitation, Membership, User
-from accounts.requests import AccountRequest, current_account
+from accounts.requests import AccountRequest
 from accounts.services import MembershipRefused, member_refusal, remove_member
 from accounts.services import change_role as change_role_service
 from accounts.sudo import sudo_required
@@ -61,28 +62,22 @@ class FormerMember:
 
 
 def _me(request: AccountRequest) -> Membership:
-    current_account(request)
-    membership = request.membership
-    assert membership is not None  # an account comes with its membership
-    return membership
+    """Return the viewer's membership in the account they work in (a 404 without one)."""
+    if request.membership is None:
+        raise Http404("This login is not a member of any account.")
+    return request.membership
 
 
 def former_members(account: Account) -> list[FormerMember]:
-    counts: dict[int, FormerMember] = {}
-    keys = (
+    """The people who left the account while active keys they created or rolled remain."""
+    counts = Counter(
         account.api_keys.active()
         .filter(replaced_by__isnull=True, created_by__isnull=False)
         .exclude(created_by__in=account.memberships.values("user"))
-        .select_related("created_by")
-        .order_by("created_by__email")
+        .values_list("created_by_id", flat=True)
     )
-    for key in keys:
-        assert key.created_by is not None
-        seen = counts.get(key.created_by.pk)
-        counts[key.created_by.pk] = FormerMember(
-            user=key.created_by, active_keys=(seen.active_keys if seen else 0) + 1
-        )
-    return list(counts.values())
+    people = User.objects.filter(pk__in=counts).order_by("email")
+    return [FormerMember(user=person, active_keys=counts[person.pk]) for person in people]
 
 
 def refused(request: AccountRequest, message: str) -> HttpResponse:
