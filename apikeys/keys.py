@@ -66,7 +66,12 @@ def key_digest(key: str) -> str:
 
 
 def masked_key(key: str) -> str:
-    """Return the key's display form, e.g. `vxp_live_AbCd…wxyz`."""
+    """Return the key's display form, e.g. `vxp_live_AbCd…2C7V`.
+
+    It ends with the key's own last four characters (of the checksum), so a person can match it
+    against the end of the key in their configuration. Keys masked before that kept the random
+    part's last four; their stored masks stay as they were.
+    """
     prefix = key[: len(LIVE_PREFIX)]
     random_part = key[len(LIVE_PREFIX) : len(LIVE_PREFIX) + RANDOM_LENGTH]
-    return f"{prefix}{random_part[:MASK_CHARS]}…{random_part[-MASK_CHARS:]}"
+    return f"{prefix}{random_part[:MASK_CHARS]}…{key[-MASK_CHARS:]}"

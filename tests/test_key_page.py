@@ -242,3 +242,21 @@ def test_the_key_page_shows_least_privilege_hints(
     assertNotContains(page, "calls:read has not been used")
     assertContains(page, "?remove_scope=calls%3Awrite")
     assertNotContains(member_client.get(url), "?remove_scope=")
+
+
+def test_a_new_keys_mask_ends_with_the_keys_own_last_four_characters(
+    owner: Membership, owner_client: Client
+) -> None:
+    created = create_key(
+        account=owner.account, user=owner.user, name="CRM sync", scopes=["calls:read"]
+    )
+    tail = created.secret[-4:]
+    for url in (reverse("apikeys:index"), detail_url(created.api_key)):
+        assertContains(owner_client.get(url), f"{created.secret[:13]}…{tail}")
+
+
+def test_a_key_masked_the_old_way_keeps_its_mask(owner: Membership, owner_client: Client) -> None:
+    api_key = new_key(owner)
+    # Keys created before the mask ended with the whole key's tail stored the random part's.
+    ApiKey.objects.filter(pk=api_key.pk).update(masked_key="vxp_live_AbCd…wxyz")
+    assertContains(owner_client.get(detail_url(api_key)), "vxp_live_AbCd…wxyz")
