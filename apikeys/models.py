@@ -139,7 +139,20 @@ class ApiKey(models.Model):
         return self.replaced_by_id is not None and self.is_active
 
     @property
+    def ended_at_roll(self) -> bool:
+        """Rolled with "Now": the old secret stopped in the roll itself, as its successor began."""
+        return (
+            self.replaced_by is not None
+            and self.revoked_at is not None
+            and self.revoked_at <= self.replaced_by.created_at
+        )
+
+    @property
     def status(self) -> str:
+        # A rolled key whose secret was ended (at the roll, or its grace cut short) was replaced,
+        # not revoked: its successor carries on.
+        if self.is_revoked and self.replaced_by_id is not None:
+            return "Rolled"
         if self.is_revoked:
             return "Revoked"
         if self.is_expired():
@@ -147,6 +160,17 @@ class ApiKey(models.Model):
         if self.replaced_by_id is not None:
             return "Rolled"
         return "Active"
+
+    def grace_ends_in_words(self, now: datetime | None = None) -> str:
+        """How long a rolled key's secret keeps working, shortly: "in 23 h", "in 5 min"."""
+        if self.expires_at is None:
+            return ""
+        seconds = max(int((self.expires_at - (now or timezone.now())).total_seconds()), 0)
+        if seconds >= 2 * 86_400:
+            return f"in {seconds // 86_400} days"
+        if seconds >= 3_600:
+            return f"in {seconds // 3_600} h"
+        return f"in {max(seconds // 60, 1)} min"
 
     @property
     def scope_list(self) -> list[str]:

@@ -447,6 +447,44 @@ def roll_key(
     return created
 
 
+@transaction.atomic
+def end_grace(*, key: ApiKey, user: User, context: RequestContext | None = None) -> ApiKey:
+    """Stop a rolled key's old secret now, before its grace period ends.
+
+    Its successor carries on. Recorded (and emailed to owners and admins) as a revoke of the old
+    key, naming the successor, since that is what it is for the applications still using it.
+    """
+    account, membership = _lock_account(key.account, user)
+    key = ApiKey.objects.select_for_update().get(pk=key.pk, account=account)
+    if membership is None or not membership.can_manage_keys:
+        raise KeyActionRefused(role_block())
+    if not key.is_active:
+        raise KeyNotActive(key)
+    successor = key.replaced_by
+    if successor is None:
+        raise KeyActionRefused(
+            Block(
+                code="not_rolled",
+                title="This key was not rolled",
+                message=(
+                    f"“{key.name}” has no replacement, so there is no old secret to end. "
+                    "To stop the key itself, revoke it."
+                ),
+            )
+        )
+    key.revoked_at, key.revoked_by = timezone.now(), user
+    key.save(update_fields=["revoked_at", "revoked_by"])
+    record_event(
+        api_key=key,
+        event_type=ActivityEvent.Type.REVOKED,
+        user=user,
+        context=context,
+        related_key=successor,
+        details={"grace_ended": True, "new_key": successor.masked_key},
+    )
+    return key
+
+
 @dataclass(frozen=True)
 class EditResult:
     api_key: ApiKey

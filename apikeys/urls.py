@@ -11,5 +11,6 @@ urlpatterns = [
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/roll/", views.roll, name="roll"),
     path("<int:pk>/revoke/", views.revoke, name="revoke"),
+    path("<int:pk>/end-grace/", views.end_now, name="end_grace"),
     path("former-members/<int:user_id>/", former_members.former_member, name="former_member"),
 ]

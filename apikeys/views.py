@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
@@ -43,6 +44,7 @@ from apikeys.services import (
     create_key,
     creation_block,
     edit_key,
+    end_grace,
     manage_block,
     record_expirations,
     revoke_key,
@@ -148,7 +150,14 @@ def roll(request: AccountRequest, pk: int) -> HttpResponse:
         return render_block(request, inactive_block(api_key))
     api_key.refresh_from_db()
     messages.success(request, f"API key “{api_key.name}” rolled. {old_key_fate(api_key)}")
-    return render_reveal(request, created.api_key, created.secret, rolled_from=api_key)
+    # Rolled from the old key's page: once the reveal closes, the new key's page replaces it
+    # (static/js/dialogs.js). From the list, the list stays.
+    land_on = ""
+    if request.htmx and request.htmx.current_url_abs_path == reverse("apikeys:detail", args=[pk]):
+        land_on = reverse("apikeys:detail", args=[created.api_key.pk])
+    return render_reveal(
+        request, created.api_key, created.secret, rolled_from=api_key, land_on=land_on
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -221,6 +230,30 @@ def revoke(request: AccountRequest, pk: int) -> HttpResponse:
     return keys_changed(request)
 
 
+@require_http_methods(["GET", "POST"])
+def end_now(request: AccountRequest, pk: int) -> HttpResponse:
+    """End now: the rolled key `pk`'s old secret stops before its grace period ends."""
+    account = current_account(request)
+    api_key = get_object_or_404(account.api_keys.select_related("replaced_by"), pk=pk)
+    block = manage_block(request.user, account)
+    if block is not None:
+        return render_block(request, block)
+    if request.method == "GET":
+        return render_dialog(request, "apikeys/end_grace.html", {"api_key": api_key})
+    try:
+        end_grace(key=api_key, user=request.user, context=RequestContext.from_request(request))
+    except KeyActionRefused as refused:
+        return render_block(request, refused.block)
+    except KeyNotActive:
+        messages.info(request, f"The old secret of “{api_key.name}” had already stopped working.")
+    else:
+        messages.success(
+            request,
+            f"The old secret of “{api_key.name}” stopped working now. Only its replacement works.",
+        )
+    return keys_changed(request)
+
+
 def keys_changed(request: AccountRequest) -> HttpResponse:
     if request.htmx:
         # The page closes the dialog and reloads its key list, which brings the message.
@@ -232,12 +265,13 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
     keys = list(account.api_keys.select_related("created_by", "revoked_by"))
     # The list may be the first to see that a key expired: it records that once.
     record_expirations(keys)
-    active_keys = [key for key in keys if key.is_active]
+    active_keys = attach_previous_secrets([key for key in keys if key.is_active])
     inactive_keys = sorted(
         (key for key in keys if not key.is_active),
         key=lambda key: (key.revoked_at or key.expires_at, key.pk),
         reverse=True,
     )
+    # A rolled key in its grace period shows under its successor and counts once, as it.
     counted = sum(1 for key in active_keys if key.replaced_by_id is None)
     block = creation_block(request.membership, counted)
     can_manage = manage_block(request.user, account) is None
@@ -255,6 +289,21 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
         "can_roll": can_manage and account.in_good_standing,
         "member_ids": member_ids(account),
     }
+
+
+def attach_previous_secrets(active_keys: list[ApiKey]) -> list[ApiKey]:
+    """Set `previous_secret` on each key (its rolled predecessor still working, or None); return
+    the keys without those predecessors, which the list shows under their successors."""
+    shown = {key.pk: key for key in active_keys if key.replaced_by_id is None}
+    for key in shown.values():
+        key.previous_secret = None  # type: ignore[attr-defined]  # for the templates only
+    for key in active_keys:
+        if key.replaced_by_id in shown:
+            shown[key.replaced_by_id].previous_secret = key  # type: ignore[attr-defined]
+    # A predecessor whose successor no longer works still works itself: it keeps its own row.
+    return [
+        key for key in active_keys if key.replaced_by_id is None or key.replaced_by_id not in shown
+    ]
 
 
 def member_ids(account: Account) -> set[int]:
@@ -291,9 +340,15 @@ def render_dialog(
 
 @sensitive_variables("secret", "context")
 def render_reveal(
-    request: AccountRequest, api_key: ApiKey, secret: str, *, rolled_from: ApiKey | None = None
+    request: AccountRequest,
+    api_key: ApiKey,
+    secret: str,
+    *,
+    rolled_from: ApiKey | None = None,
+    land_on: str = "",
 ) -> HttpResponse:
     context = {
+        "land_on": land_on,
         "api_key": api_key,
         "secret": secret,
         "verify_snippets": verify_snippets(request.build_absolute_uri(VERIFY_PATH), secret),
@@ -393,9 +448,13 @@ def render_block(request: AccountRequest, block: Block) -> HttpResponse:
 def detail(request: AccountRequest, pk: int) -> HttpResponse:
     account = current_account(request)
     # Looked up among this account's keys only: another account's key is a 404.
-    api_key = get_object_or_404(account.api_keys.select_related("created_by", "revoked_by"), pk=pk)
+    api_key = get_object_or_404(
+        account.api_keys.select_related("created_by", "revoked_by", "replaced_by"), pk=pk
+    )
     # Like the list, the page may be the first to see that the key expired.
     record_expirations([api_key])
+    predecessors = list(account.api_keys.active().filter(replaced_by=api_key))
+    attach_previous_secrets([api_key, *predecessors])
     can_manage = api_key.is_active and manage_block(request.user, account) is None
     events = ActivityEvent.objects.for_key(api_key).select_related("actor")[:KEY_PAGE_EVENTS]
     clients = list(api_key.clients.all()[:KEY_PAGE_CLIENTS])

@@ -144,7 +144,10 @@ def test_rolled_and_expired_keys_show_what_happened(
         revoke_key(key=revoked.api_key, user=owner.user)
         clock.move_to(START + timedelta(hours=1))
         response = owner_client.get(INDEX)
-        assertContains(response, "Rolled: stops working in 23 hours")
+        # The rolled key sits under its successor (apikeys/_previous_secret.html), not in a row.
+        rows = [key.name for key in response.context["active_keys"]]
+        assert rows == ["Expiring", "Rolled"]
+        assert response.context["active_keys"][1].previous_secret == rolled.api_key
         assertContains(response, "2 of 10 keys")
         clock.move_to(START + timedelta(days=30))
         owner_client.force_login(owner.user)
@@ -360,3 +363,99 @@ def test_activity_pages_by_fifty(owner_client: Client, owner: Membership) -> Non
 
 def test_activity_empty_state(member_client: Client, account: Account) -> None:
     assertContains(member_client.get(ACTIVITY), "No activity yet")
+
+
+# Where a roll lands, and the old secret ended early ----------------------------------------------
+
+
+def detail_url(api_key: ApiKey) -> str:
+    return reverse("apikeys:detail", args=[api_key.pk])
+
+
+def end_grace_url(api_key: ApiKey) -> str:
+    return reverse("apikeys:end_grace", args=[api_key.pk])
+
+
+def page_text(content: bytes) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", content.decode()).split())
+
+
+def test_a_roll_from_the_keys_page_lands_on_the_new_keys_page(
+    owner_client: Client, owner: Membership
+) -> None:
+    old = new_key(owner).api_key
+    on_its_page = {**HTMX, "HX-Current-URL": f"http://testserver{detail_url(old)}"}
+    response = owner_client.post(roll_url(old), {"grace": "24h"}, headers=on_its_page)
+    successor = ApiKey.objects.get(replaces=old)
+    assertContains(response, f'data-land-on="{detail_url(successor)}"')
+
+    from_the_list = {**HTMX, "HX-Current-URL": f"http://testserver{INDEX}"}
+    response = owner_client.post(roll_url(successor), {"grace": "24h"}, headers=from_the_list)
+    assertNotContains(response, "data-land-on")
+
+
+def test_the_old_keys_page_names_its_replacement_and_when_its_secret_stops(
+    owner_client: Client, owner: Membership
+) -> None:
+    with time_machine.travel(START, tick=False) as clock:
+        old = new_key(owner).api_key
+        successor = roll_key(key=old, user=owner.user, grace=timedelta(hours=24)).api_key
+        clock.move_to(START + timedelta(minutes=30))
+        text = page_text(owner_client.get(detail_url(old)).content)
+        assert f"Replaced by Main App ({successor.masked_key})" in text
+        assert "keeps working until 1 Dec 2026, 09:30 UTC (in 23 h)" in text
+        assertContains(owner_client.get(detail_url(old)), f'href="{detail_url(successor)}"')
+        successor_page = page_text(owner_client.get(detail_url(successor)).content)
+        assert f"Previous secret {old.masked_key} · stops working in 23 h" in successor_page
+        assert "End now" in successor_page
+
+
+def test_a_roll_with_now_reads_rolled_never_revoked(
+    owner_client: Client, owner: Membership
+) -> None:
+    old = new_key(owner).api_key
+    roll_key(key=old, user=owner.user, grace=timedelta(0))
+    text = page_text(owner_client.get(detail_url(old)).content)
+    assert "Rolled (old secret ended immediately)." in text
+    assert "revoked" not in text.lower().replace("revoked keys", "")
+    assert "StatusRolled" in text
+
+
+def test_end_now_asks_then_ends_the_old_secret_and_only_the_new_key_works(
+    owner_client: Client, owner: Membership
+) -> None:
+    created = new_key(owner)
+    rolled = roll_key(key=created.api_key, user=owner.user, grace=timedelta(days=3))
+    confirm = owner_client.get(end_grace_url(created.api_key), headers=HTMX)
+    assertContains(confirm, "End the old secret of “Main App” now?")
+    assertContains(confirm, '<button type="submit" class="button button--danger">End now</button>')
+
+    response = owner_client.post(end_grace_url(created.api_key), headers=HTMX)
+    assert response.status_code == 204
+    assert "keysChanged" in response["HX-Trigger"]
+    assert owner_client.get("/api/v1/credits", headers=bearer(created.secret)).status_code == 401
+    assert owner_client.get("/api/v1/credits", headers=bearer(rolled.secret)).status_code == 200
+    event = ActivityEvent.objects.get(api_key=created.api_key, event_type="revoked")
+    assert event.details == {"grace_ended": True, "new_key": rolled.api_key.masked_key}
+    assert event.related_key == rolled.api_key
+    text = page_text(owner_client.get(detail_url(created.api_key)).content)
+    assert "Its secret was ended early" in text
+    assert "This key was revoked" not in text
+    # Both keys counted once against the limit before; one still does.
+    assert owner.account.api_keys.counted_against_limit().count() == 1
+    # A second End now (another tab) changes nothing.
+    owner_client.post(end_grace_url(created.api_key))
+    assert ActivityEvent.objects.filter(api_key=created.api_key, event_type="revoked").count() == 1
+
+
+def test_end_now_is_for_owners_and_admins_and_rolled_keys_only(
+    owner_client: Client, member_client: Client, owner: Membership
+) -> None:
+    old = new_key(owner).api_key
+    roll_key(key=old, user=owner.user, grace=timedelta(days=1))
+    assert member_client.post(end_grace_url(old)).status_code == 403
+    never_rolled = new_key(owner, "Solo").api_key
+    response = owner_client.post(end_grace_url(never_rolled))
+    assertContains(response, "This key was not rolled", status_code=403)
+    assert ApiKey.objects.get(pk=old.pk).is_active
+    assert ApiKey.objects.get(pk=never_rolled.pk).is_active

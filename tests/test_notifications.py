@@ -27,6 +27,7 @@ from apikeys.services import (
     InvalidKeyInput,
     KeyActionRefused,
     create_key,
+    end_grace,
     revoke_key,
     roll_key,
 )
@@ -98,6 +99,22 @@ def run_notices() -> str:
 
 
 # Key activity emails
+
+
+def test_ending_an_old_secret_early_emails_owners_and_admins_as_a_revoke(
+    cast: Membership, mailoutbox: list, django_capture_on_commit_callbacks: Callable
+) -> None:
+    created = create(cast)
+    rolled = roll_key(key=created.api_key, user=cast.user, grace=dt.timedelta(days=1))
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        end_grace(key=created.api_key, user=cast.user, context=OFFICE)
+    assert recipients(mailoutbox) == MANAGERS
+    for message in mailoutbox:
+        assert message.subject == "[VoxPria] API key “Production Server” revoked in Acme Voice"
+        assert created.api_key.masked_key in message.body
+        assert_only_masked(message, created.secret)
+        assert_only_masked(message, rolled.secret)
 
 
 def test_create_emails_each_active_owner_and_admin_separately(

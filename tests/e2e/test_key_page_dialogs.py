@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Locator, Page, expect
 
 from accounts.models import Membership
@@ -78,3 +80,36 @@ def test_a_refused_field_on_a_key_page_dialog_has_a_red_border(
     expect(dialog.get_by_text("Not an IP address or range: “not-an-address”")).to_be_visible()
     field = dialog.get_by_label("Allowed IP addresses")
     assert style(field, "borderTopColor") == token(page, "--color-danger")
+
+
+def test_a_roll_from_a_key_page_lands_on_the_new_keys_page_and_end_now_ends_the_old_secret(
+    login: Login, owner: Membership
+) -> None:
+    old = make_key(owner, "CRM sync")
+    page = open_key_page(login, owner, "CRM sync")
+    page.get_by_role("button", name="Roll CRM sync").click()
+    page.get_by_role("dialog", name="Roll “CRM sync”?").get_by_role(
+        "button", name="Roll API Key"
+    ).click()
+    reveal = page.get_by_role("dialog", name="Your new API key")
+    reveal.get_by_role("button", name="Copy", exact=True).click()
+    reveal.get_by_role("button", name="Done").click()
+
+    successor = ApiKey.objects.get(replaces=old)
+    page.wait_for_url(f"**/settings/api-keys/{successor.pk}/")
+    expect(
+        page.get_by_text(f"Previous secret {old.masked_key} · stops working in 23 h")
+    ).to_be_visible()
+    page.get_by_role("button", name=re.compile("^End now.+previous secret of CRM sync")).click()
+    confirm = page.get_by_role("dialog", name="End the old secret of “CRM sync” now?")
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    confirm.get_by_role("button", name="End now").click()
+
+    expect(page.get_by_role("status").filter(has_text="stopped working now")).to_be_visible()
+    expect(page.get_by_text("Previous secret")).to_have_count(0)
+    page.goto(page.url.replace(f"/{successor.pk}/", f"/{old.pk}/"))
+    banner = page.get_by_role("status").filter(has_text="Replaced by")
+    expect(banner).to_contain_text("Its secret was ended early")
+    expect(banner.get_by_role("link", name="CRM sync")).to_have_attribute(
+        "href", f"/settings/api-keys/{successor.pk}/"
+    )
