@@ -93,6 +93,17 @@ class KeyFieldsForm(forms.Form):
 class ApiKeyForm(KeyFieldsForm):
     """Parses the create form; the rules themselves live in apikeys.services.create_key."""
 
+    # The page's order, which the error summary follows.
+    field_order = [
+        "name",
+        "description",
+        "environment",
+        "expiration",
+        "expires_on",
+        "scopes",
+        "allowed_ips",
+    ]
+
     environment = forms.ChoiceField(
         label="Environment",
         required=False,  # absent means Live, the default

@@ -191,14 +191,31 @@ def _lock_account(account: Account, user: User) -> tuple[Account, Membership | N
     return account, membership
 
 
-def _clean_allowlist(text: str) -> str:
+def _clean_allowlist(text: str, errors: dict[str, list[str]]) -> str:
+    """Return the allowlist in stored form; a problem goes into `errors`, beside the others."""
     try:
         return normalize_allowlist(text)
     except ValueError as error:
-        raise InvalidKeyInput({"allowed_ips": [str(error)]}) from error
+        errors["allowed_ips"] = [str(error)]
+        return ""
 
 
-def _check_name_free(account: Account, name: str, *, ignore: list[int] | None = None) -> None:
+def _validate_fields(
+    name: str, scopes: list[str] | tuple[str, ...], description: str, errors: dict[str, list[str]]
+) -> tuple[str, tuple[str, ...], str]:
+    """validate_key_input, its problems added to `errors` so every field is checked in one pass."""
+    try:
+        return validate_key_input(name, scopes, description)
+    except InvalidKeyInput as invalid:
+        errors.update(invalid.errors)
+        return (name or "").strip(), (), (description or "").strip()
+
+
+def _check_name_free(
+    account: Account, name: str, errors: dict[str, list[str]], *, ignore: list[int] | None = None
+) -> None:
+    if "name" in errors:
+        return
     # The database's own case folding (as an index on lower(name) would use), so the rule is
     # the same on SQLite and PostgreSQL.
     taken = (
@@ -209,7 +226,7 @@ def _check_name_free(account: Account, name: str, *, ignore: list[int] | None = 
         .exists()
     )
     if taken:
-        raise InvalidKeyInput({"name": [NAME_TAKEN]})
+        errors["name"] = [NAME_TAKEN]
 
 
 def _insert_key(
@@ -281,10 +298,12 @@ def create_key(
     `expiration` is a choice from apikeys.expiry ("90", "custom" with `expires_on`, "never").
     """
     now = timezone.now()
-    name, normalized_scopes, description = validate_key_input(name, scopes, description)
+    # Every field is checked before any refusal, so the form shows all its problems at once.
+    errors: dict[str, list[str]] = {}
+    name, normalized_scopes, description = _validate_fields(name, scopes, description, errors)
     if environment not in ApiKey.Environment.values:
-        raise InvalidKeyInput({"environment": ["Choose Live or Test."]})
-    allowed_ips = _clean_allowlist(allowed_ips)
+        errors["environment"] = ["Choose Live or Test."]
+    allowed_ips = _clean_allowlist(allowed_ips, errors)
     account, membership = _lock_account(account, user)
     if creation_token is not None:
         existing = ApiKey.objects.filter(creation_token=creation_token).first()
@@ -298,8 +317,10 @@ def create_key(
     try:
         expiry = resolve_expiry(account, expiration, expires_on, now)
     except ValueError as error:
-        raise InvalidKeyInput({"expiration": [str(error)]}) from error
-    _check_name_free(account, name)
+        errors["expiration"] = [str(error)]
+    _check_name_free(account, name, errors)
+    if errors:
+        raise InvalidKeyInput(errors)
     created = _insert_key(
         account=account,
         user=user,
@@ -508,24 +529,27 @@ def edit_key(
     A scope removed (or an address no longer allowed) is refused from the next request on: the
     middleware reads them with the key on every request.
     """
-    name, normalized_scopes, description = validate_key_input(name, scopes, description)
+    errors: dict[str, list[str]] = {}
+    name, normalized_scopes, description = _validate_fields(name, scopes, description, errors)
     if allowed_ips is not None:
-        allowed_ips = _clean_allowlist(allowed_ips)
+        allowed_ips = _clean_allowlist(allowed_ips, errors)
     account, membership = _lock_account(key.account, user)
     key = ApiKey.objects.select_for_update().get(pk=key.pk, account=account)
     if membership is None or not membership.can_manage_keys:
         raise KeyActionRefused(role_block())
     if not key.is_active:
         raise KeyNotActive(key)
+    if name != key.name:
+        # A rolled key and its successor are one key under one name.
+        _check_name_free(account, name, errors, ignore=[key.pk, *_predecessor_ids(key)])
+    if errors:
+        raise InvalidKeyInput(errors)
     new_values = {"name": name, "description": description, "scopes": " ".join(normalized_scopes)}
     if allowed_ips is not None:
         new_values["allowed_ips"] = allowed_ips
     changed = tuple(field for field, value in new_values.items() if getattr(key, field) != value)
     if not changed:
         return EditResult(api_key=key, changed=())
-    if "name" in changed:
-        # A rolled key and its successor are one key under one name.
-        _check_name_free(account, name, ignore=[key.pk, *_predecessor_ids(key)])
     details: dict[str, object] = {"fields": list(changed)}
     for field in changed:
         old, new = getattr(key, field), new_values[field]

@@ -291,6 +291,39 @@ def test_errors_show_next_to_their_fields(owner_client: Client, headers: dict) -
     assert ApiKey.objects.count() == 0
 
 
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
+def test_every_bad_field_is_reported_in_one_submit_with_a_summary_linking_to_each(
+    owner_client: Client, headers: dict
+) -> None:
+    data = form_data(scopes=[], allowed_ips="10.0.0.300", expiration="custom", expires_on="")
+    response = owner_client.post(CREATE, data, headers=headers)
+    assert response.status_code == 422
+    summary = re.search(
+        r'<div class="error-summary".*?</div>', response.content.decode(), flags=re.S
+    ).group()
+    assert "Fix these 3 problems to continue" in summary
+    for anchor, message in [
+        ("id_expiration", "Expiration: Pick the date the key should expire on."),
+        ("id_scopes", "Permission Scopes: Choose at least one permission scope."),
+        ("id_allowed_ips", "Allowed IP addresses: Not an IP address or range: “10.0.0.300”"),
+    ]:
+        assert f'<a href="#{anchor}">{message}' in html.unescape(summary)
+        assertContains(response, f'id="{anchor}"', status_code=422)
+    assert ApiKey.objects.count() == 0
+
+
+def test_edit_reports_every_bad_field_at_once(owner_client: Client, owner: Membership) -> None:
+    api_key = create_key(
+        account=owner.account, user=owner.user, name="CRM", scopes=["calls:read"]
+    ).api_key
+    response = owner_client.post(
+        reverse("apikeys:edit", args=[api_key.pk]),
+        {"name": "", "scopes": [], "allowed_ips": "nope"},
+        headers=HTMX,
+    )
+    assertContains(response, "Fix these 3 problems to continue", status_code=422)
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "error_id", "message"),
     [

@@ -105,7 +105,7 @@ def test_page_form_and_reveal_pass_axe(
     dialog = page.get_by_role("dialog", name="Create New API Key")
     dialog.get_by_label("Key Name").fill("   ")
     dialog.get_by_role("button", name="Create API Key").click()
-    expect(dialog.get_by_text("Give the key a descriptive name.")).to_be_visible()
+    expect(dialog.get_by_text("Give the key a descriptive name.", exact=True)).to_be_visible()
     assert_no_serious_violations(page, f"the form with errors ({scheme})")
 
     dialog.get_by_label("Key Name").fill("Axe Check")

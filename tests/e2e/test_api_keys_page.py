@@ -53,7 +53,7 @@ def test_following_the_guide_creates_copies_lists_and_revokes_a_key(
     # Step 3: a scope is required; the error shows in the dialog, next to the scopes.
     dialog.get_by_label("Key Name").fill("Production Server – Main App")
     dialog.get_by_role("button", name="Create API Key").click()
-    expect(dialog.get_by_text("Choose at least one permission scope.")).to_be_visible()
+    expect(dialog.get_by_text("Choose at least one permission scope.", exact=True)).to_be_visible()
     expect(dialog.get_by_label("Key Name")).to_have_value("Production Server – Main App")
     assert ApiKey.objects.count() == 0
 

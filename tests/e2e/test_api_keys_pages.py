@@ -20,7 +20,7 @@ def test_without_javascript_every_step_is_a_page(
     expect(page.get_by_role("dialog")).to_have_count(0)
     page.get_by_label("Key Name").fill("No Script")
     page.get_by_role("button", name="Create API Key").click()
-    expect(page.get_by_text("Choose at least one permission scope.")).to_be_visible()
+    expect(page.get_by_text("Choose at least one permission scope.", exact=True)).to_be_visible()
     page.get_by_label("calls:read", exact=True).check()
     page.get_by_role("button", name="Create API Key").click()
 

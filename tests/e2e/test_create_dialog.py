@@ -31,7 +31,7 @@ def submit_without_a_name(dialog: Locator) -> None:
     # Spaces get past the browser's own "required" check; the server refuses them.
     dialog.get_by_label("Key Name").fill("   ")
     dialog.get_by_role("button", name="Create API Key").click()
-    expect(dialog.get_by_text(NAME_ERROR)).to_be_visible()
+    expect(dialog.get_by_text(NAME_ERROR, exact=True)).to_be_visible()
 
 
 def test_an_error_has_a_red_border_and_goes_once_its_field_changes(
@@ -43,7 +43,7 @@ def test_an_error_has_a_red_border_and_goes_once_its_field_changes(
     name = dialog.get_by_label("Key Name")
     untouched_border = border_colour(name)
     submit_without_a_name(dialog)
-    expect(dialog.get_by_text(SCOPE_ERROR)).to_be_visible()
+    expect(dialog.get_by_text(SCOPE_ERROR, exact=True)).to_be_visible()
 
     # The server's answer: the name is in error, marked for eyes and for screen readers.
     expect(name).to_be_focused()
@@ -55,15 +55,15 @@ def test_an_error_has_a_red_border_and_goes_once_its_field_changes(
 
     # Typing a name removes its error, and only its error.
     name.fill("Marketing Automation")
-    expect(dialog.get_by_text(NAME_ERROR)).to_have_count(0)
+    expect(dialog.get_by_text(NAME_ERROR, exact=True)).to_have_count(0)
     expect(name).not_to_have_attribute("aria-invalid", "true")
     expect(name).not_to_have_accessible_description(NAME_ERROR)
     assert border_colour(name) != DANGER
-    expect(dialog.get_by_text(SCOPE_ERROR)).to_be_visible()
+    expect(dialog.get_by_text(SCOPE_ERROR, exact=True)).to_be_visible()
 
     # Ticking a scope removes the scopes' error.
     dialog.get_by_label("campaigns:read", exact=True).check()
-    expect(dialog.get_by_text(SCOPE_ERROR)).to_have_count(0)
+    expect(dialog.get_by_text(SCOPE_ERROR, exact=True)).to_have_count(0)
     expect(dialog.get_by_label("campaigns:read", exact=True)).not_to_have_attribute(
         "aria-invalid", "true"
     )
@@ -90,7 +90,7 @@ def test_the_dialog_keeps_its_top_edge_as_the_review_and_errors_appear(
 
     dialog.get_by_label("calls:read", exact=True).uncheck()
     submit_without_a_name(dialog)
-    expect(dialog.get_by_text(SCOPE_ERROR)).to_be_visible()
+    expect(dialog.get_by_text(SCOPE_ERROR, exact=True)).to_be_visible()
     assert dialog.bounding_box()["height"] > height
     assert top_edge(dialog) == top
 

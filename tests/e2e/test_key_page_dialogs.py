@@ -77,7 +77,9 @@ def test_a_refused_field_on_a_key_page_dialog_has_a_red_border(
     dialog = page.get_by_role("dialog", name="Edit “CRM sync”")
     dialog.get_by_label("Allowed IP addresses").fill("not-an-address")
     dialog.get_by_role("button", name="Save changes").click()
-    expect(dialog.get_by_text("Not an IP address or range: “not-an-address”")).to_be_visible()
+    expect(dialog.get_by_label("Allowed IP addresses")).to_have_accessible_description(
+        re.compile("^Not an IP address or range: “not-an-address”")
+    )
     field = dialog.get_by_label("Allowed IP addresses")
     assert style(field, "borderTopColor") == token(page, "--color-danger")
 
