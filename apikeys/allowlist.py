@@ -29,9 +29,14 @@ def _display(network: Network) -> str:
     return str(network)
 
 
+def allowlist_entries(text: str) -> list[str]:
+    """Return the entries typed: one per line, or separated by spaces, commas or semicolons."""
+    return [entry for entry in _SEPARATORS.split(text or "") if entry]
+
+
 def normalize_allowlist(text: str) -> str:
     """Return the allowlist in stored form, or raise ValueError with the message for the form."""
-    entries = [entry for entry in _SEPARATORS.split(text or "") if entry]
+    entries = allowlist_entries(text)
     networks: list[Network] = []
     problems = []
     for entry in entries:

@@ -28,6 +28,7 @@ from accounts.support import support_mailto
 from activity.events import RequestContext
 from activity.models import ActivityEvent
 from activity.summaries import event_summary
+from apikeys.allowlist import allowlist_entries
 from apikeys.expiry import CUSTOM, expires_in_words, successor_expiry
 from apikeys.forms import ApiKeyForm, EditKeyForm, KeyFieldsForm, RollKeyForm
 from apikeys.hints import attach_idle_scopes, hygiene, idle_scopes_for
@@ -376,6 +377,10 @@ def render_form(request: AccountRequest, form: ApiKeyForm, *, status: int = 200)
             for choice in form.expiration_choices
         ],
         "selected_expiration": form.selected_expiration,
+        "selected_environment": form["environment"].value() or ApiKey.Environment.LIVE,
+        # Sent back with errors, the review repeats the addresses typed (the server's check of
+        # them is beside the field).
+        "allowlist_entries": allowlist_entries(str(form["allowed_ips"].value() or "")),
     }
     return render_dialog(request, "apikeys/create.html", context, status=status)
 

@@ -644,3 +644,34 @@ def test_secret_never_reaches_the_logs(
     owner_client.get(INDEX)
     assert caplog.records, "nothing was logged, so this test would prove nothing"
     assert secret not in caplog.text
+
+
+def test_the_review_says_environment_expiry_allowlist_and_rate_limit(
+    owner_client: Client, owner: Membership
+) -> None:
+    owner.account.api_rate_limit = 25
+    owner.account.save()
+    response = owner_client.get(CREATE, headers=HTMX)
+    for sentence in (
+        "A live key: it works with your real data, and its calls spend credits.",
+        "Works from any IP address.",
+        "Up to 25 requests per second: the account's rate limit for each key.",
+    ):
+        assertContains(response, sentence)
+    # Sent back with an error, the review is about what was chosen.
+    data = form_data(name="", environment="test", allowed_ips="203.0.113.0/24, 198.51.100.7")
+    response = owner_client.post(CREATE, data)
+    assertContains(response, "sees only test data, and its calls are simulated", status_code=422)
+    assertContains(response, "Works only from 203.0.113.0/24, 198.51.100.7.", status_code=422)
+
+
+def test_the_reveal_of_an_allowlisted_key_says_where_to_run_the_check(
+    owner_client: Client,
+) -> None:
+    response = owner_client.post(CREATE, form_data(allowed_ips="203.0.113.0/24"), headers=HTMX)
+    assertContains(
+        response,
+        "This key only works from 203.0.113.0/24: run the check from one of those machines.",
+    )
+    response = owner_client.post(CREATE, form_data(name="Open"), headers=HTMX)
+    assertNotContains(response, "This key only works from")

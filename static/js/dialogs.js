@@ -97,6 +97,32 @@
     showAllowlistProblem(evt.target);
   });
 
+  // ----- The create form's review follows the environment and the allowlist as they change
+  // (apikeys.js keeps its scopes and expiry); the server renders the same sentences.
+
+  function updateReview(form) {
+    var environment = form.querySelector("[data-review-environment]");
+    var checked = form.querySelector("input[name='environment']:checked");
+    if (environment && checked) {
+      environment.textContent = environment.getAttribute(checked.value === "test" ? "data-test-text" : "data-live-text");
+    }
+    var allowlist = form.querySelector("[data-review-allowlist]");
+    var textarea = form.querySelector("textarea[name='allowed_ips']");
+    if (allowlist && textarea) {
+      var entries = textarea.value.split(/[\s,;]+/).filter(Boolean);
+      allowlist.textContent = entries.length
+        ? allowlist.getAttribute("data-some-text").replace("{addresses}", entries.join(", "))
+        : allowlist.getAttribute("data-any-text");
+    }
+  }
+
+  document.addEventListener("change", function (evt) {
+    if (evt.target.form && evt.target.matches("input[name='environment'], textarea[name='allowed_ips']")) updateReview(evt.target.form);
+  });
+  document.addEventListener("input", function (evt) {
+    if (evt.target.form && evt.target.matches("textarea[name='allowed_ips']")) updateReview(evt.target.form);
+  });
+
   // ----- A roll from the old key's page: once its reveal closes, the new key's page replaces
   // the old one. Capturing, so this runs before apikeys.js empties the dialog on "close".
 

@@ -60,3 +60,28 @@ def test_an_allowlist_entry_is_checked_as_the_field_loses_focus(
     field.press("Tab")
     expect(field).not_to_have_attribute("aria-invalid", "true")
     expect(page.get_by_text("Not an IP address or range")).to_have_count(0)
+
+
+def test_the_review_follows_environment_and_allowlist_and_the_reveal_says_where_to_verify(
+    login: Login, owner: Membership, live_server: LiveServer
+) -> None:
+    page = login(owner)
+    open_create_page(page, live_server)
+    review = page.get_by_role("region", name="Review")
+    expect(review).to_contain_text("A live key: it works with your real data")
+    expect(review).to_contain_text("Expires on")
+    expect(review).to_contain_text("Works from any IP address.")
+    expect(review).to_contain_text("requests per second: the account's rate limit for each key.")
+
+    page.get_by_label("Key Name").fill("Office Dialer")
+    page.get_by_label("Test", exact=True).check()
+    page.get_by_label("calls:read", exact=True).check()
+    page.get_by_label("Allowed IP addresses").fill("203.0.113.0/24")
+    expect(review).to_contain_text("A test key: it sees only test data")
+    expect(review).to_contain_text("Works only from 203.0.113.0/24.")
+    page.get_by_role("button", name="Create API Key").click()
+
+    verify = page.get_by_role("region", name="Verify it works")
+    expect(verify).to_contain_text(
+        "This key only works from 203.0.113.0/24: run the check from one of those machines."
+    )
