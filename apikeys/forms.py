@@ -6,9 +6,17 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accounts.models import Account
-from apikeys.expiry import custom_date_range, default_expiration, expiration_choices
+from apikeys.expiry import (
+    CUSTOM,
+    NEVER,
+    PRESET_DAYS,
+    custom_date_range,
+    default_expiration,
+    expiration_choices,
+)
 from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_CHOICES
 from apikeys.services import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, InvalidKeyInput
@@ -153,6 +161,37 @@ class ApiKeyForm(KeyFieldsForm):
         self.fields["expires_on"].widget.attrs.update(
             {"min": first.isoformat(), "max": last.isoformat()}
         )
+
+    @classmethod
+    def like(cls, api_key: ApiKey, *, account: Account) -> ApiKeyForm:
+        """A new form filled in as `api_key` was: "Create a key like this" on a key that ended."""
+        form = cls(account=account)
+        form.initial.update(
+            {
+                "name": api_key.name,
+                "description": api_key.description,
+                "scopes": api_key.scope_list,
+                "environment": api_key.environment,
+                "allowed_ips": "\n".join(api_key.allowed_ip_list),
+                **form.expiry_like(api_key),
+            }
+        )
+        return form
+
+    def expiry_like(self, api_key: ApiKey) -> dict[str, object]:
+        """The expiration choice (and custom date) that gives a new key `api_key`'s lifetime,
+        or nothing (the default) when the account's policy no longer offers it."""
+        allowed = {choice.value for choice in self.expiration_choices}
+        if api_key.lifetime is None:
+            return {"expiration": NEVER} if NEVER in allowed else {}
+        for value, days in PRESET_DAYS.items():
+            if api_key.lifetime == timedelta(days=days):
+                return {"expiration": value} if value in allowed else {}
+        expires_on = timezone.localdate(timezone.now() + api_key.lifetime)
+        first, last = custom_date_range(self.current_account)
+        if CUSTOM not in allowed or not first <= expires_on <= last:
+            return {}
+        return {"expiration": CUSTOM, "expires_on": expires_on}
 
     def clean_account(self) -> int:
         account_id: int = self.cleaned_data["account"]

@@ -8,6 +8,7 @@ live in apikeys.services; these views only translate its answers into HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
+from accounts.forms import MAX_ID
 from accounts.models import Account, Membership
 from accounts.requests import AccountRequest, current_account
 from accounts.sudo import sudo_required
@@ -58,6 +60,7 @@ from apikeys.verify import VERIFY_PATH, verify_snippets
 KEYS_CHANGED_EVENT = "keysChanged"
 KEY_PAGE_EVENTS = 20
 KEY_PAGE_CLIENTS = 10
+RECENT_USE = timedelta(hours=24)
 
 
 @require_GET
@@ -82,6 +85,13 @@ def create(request: AccountRequest) -> HttpResponse:
         block = creation_block(request.membership)
         if block is not None:
             return render_block(request, block)
+        # "Create a key like this", from a key that ended; any other value is a blank form.
+        like = request.GET.get("like", "")
+        model = None
+        if like.isascii() and like.isdigit() and int(like) <= MAX_ID:
+            model = account.api_keys.filter(pk=int(like)).first()
+        if model is not None:
+            return render_form(request, ApiKeyForm.like(model, account=account))
         return render_form(request, ApiKeyForm(account=account))
 
     form = ApiKeyForm(request.POST, account=account)
@@ -215,7 +225,7 @@ def revoke(request: AccountRequest, pk: int) -> HttpResponse:
         block = manage_block(request.user, account)
         if block is not None:
             return render_block(request, block)
-        return render_dialog(request, "apikeys/revoke.html", {"api_key": api_key})
+        return render_dialog(request, "apikeys/revoke.html", revoke_context(api_key))
 
     try:
         revoke_key(key=api_key, user=request.user, context=RequestContext.from_request(request))
@@ -253,6 +263,22 @@ def end_now(request: AccountRequest, pk: int) -> HttpResponse:
             f"The old secret of “{api_key.name}” stopped working now. Only its replacement works.",
         )
     return keys_changed(request)
+
+
+def revoke_context(api_key: ApiKey) -> dict[str, Any]:
+    """What revoking would stop: the key's last use and its clients; a key used in the last
+    RECENT_USE is better rolled (its applications move to the new secret without downtime)."""
+    used_recently = api_key.last_used_at is not None and (
+        timezone.now() - api_key.last_used_at < RECENT_USE
+    )
+    return {
+        "api_key": api_key,
+        "client_count": api_key.clients.count(),
+        "suggest_roll": used_recently
+        and api_key.is_active
+        and api_key.replaced_by_id is None
+        and api_key.account.in_good_standing,
+    }
 
 
 def keys_changed(request: AccountRequest) -> HttpResponse:
@@ -460,7 +486,8 @@ def detail(request: AccountRequest, pk: int) -> HttpResponse:
     record_expirations([api_key])
     predecessors = list(account.api_keys.active().filter(replaced_by=api_key))
     attach_previous_secrets([api_key, *predecessors])
-    can_manage = api_key.is_active and manage_block(request.user, account) is None
+    may_manage = manage_block(request.user, account) is None
+    can_manage = api_key.is_active and may_manage
     events = ActivityEvent.objects.for_key(api_key).select_related("actor")[:KEY_PAGE_EVENTS]
     clients = list(api_key.clients.all()[:KEY_PAGE_CLIENTS])
     context = {
@@ -473,6 +500,8 @@ def detail(request: AccountRequest, pk: int) -> HttpResponse:
         "events": [(event, event_summary(event)) for event in events],
         "can_manage": can_manage,
         "can_roll": can_manage and account.in_good_standing,
+        # A key that ended offers "Create a key like this" (the create view applies the rules).
+        "may_create": may_manage,
         "member_ids": member_ids(account),
     }
     return render(request, "apikeys/detail.html", context)

@@ -260,3 +260,128 @@ def test_a_key_masked_the_old_way_keeps_its_mask(owner: Membership, owner_client
     # Keys created before the mask ended with the whole key's tail stored the random part's.
     ApiKey.objects.filter(pk=api_key.pk).update(masked_key="vxp_live_AbCd…wxyz")
     assertContains(owner_client.get(detail_url(api_key)), "vxp_live_AbCd…wxyz")
+
+
+# A key that ended: why, and a way on ------------------------------------------------------------
+
+
+CREATE = reverse("apikeys:create")
+
+
+def test_a_revoked_keys_page_says_why_and_offers_a_key_like_it(
+    owner: Membership, owner_client: Client, member: Membership
+) -> None:
+    api_key = new_key(owner)
+    revoke_key(key=api_key, user=owner.user)
+    text = page_text(owner_client.get(detail_url(api_key)))
+    assert "This key was revoked" in text
+    assert "It can't be used again: the API refuses every request made with it" in text
+    assert "Create a key like this" in text
+    assert "Once an application calls the API" not in text
+    assertContains(owner_client.get(detail_url(api_key)), f'hx-get="{CREATE}?like={api_key.pk}"')
+    assert "Create a key like this" not in page_text(client_for(member).get(detail_url(api_key)))
+
+
+def test_an_expired_keys_page_says_why_and_offers_a_key_like_it(
+    owner: Membership, owner_client: Client
+) -> None:
+    with time_machine.travel(NOW, tick=False) as clock:
+        api_key = new_key(owner, expiration="30")
+        clock.move_to(NOW + timedelta(days=31))
+        owner_client.force_login(owner.user)
+        text = page_text(owner_client.get(detail_url(api_key)))
+    assert "This key expired on 30 Dec 2026, 12:00 UTC." in text
+    assert "an expired key can't be extended" in text
+    assert "Create a key like this" in text
+
+
+@pytest.mark.parametrize(
+    ("fields", "expiration", "expires_on"),
+    [
+        ({"expiration": "30"}, "30", None),
+        ({"expiration": "never"}, "never", None),
+        ({"expiration": "custom", "expires_on": (NOW + timedelta(days=10)).date()}, "custom", 10),
+    ],
+    ids=["preset", "never", "custom"],
+)
+def test_create_a_key_like_this_fills_in_every_field(
+    owner: Membership,
+    owner_client: Client,
+    fields: dict[str, object],
+    expiration: str,
+    expires_on: int | None,
+) -> None:
+    with time_machine.travel(NOW, tick=False):
+        api_key = new_key(
+            owner,
+            description="Pushes contacts nightly",
+            scopes=["calls:read", "contacts:write"],
+            environment="test",
+            allowed_ips="203.0.113.0/24 198.51.100.7",
+            **fields,
+        )
+        revoke_key(key=api_key, user=owner.user)
+        response = owner_client.get(CREATE, {"like": api_key.pk})
+    content = response.content.decode()
+    assert re.search(r'name="name" value="CRM sync"', content)
+    assert 'value="Pushes contacts nightly"' in content
+    assert re.findall(r'name="scopes" value="([a-z:]+)"[^>]*\bchecked\b', content) == [
+        "calls:read",
+        "contacts:write",
+    ]
+    assert re.search(r'value="test"[^>]*checked', content)
+    assert f'<option value="{expiration}" data-expires-text' in content
+    assert re.search(rf'<option value="{expiration}"[^>]*selected', content)
+    if expires_on is not None:
+        assert f'value="{(NOW + timedelta(days=expires_on)).date():%Y-%m-%d}"' in content
+    assert ">\n203.0.113.0/24\n198.51.100.7</textarea>" in content
+
+
+@pytest.mark.parametrize("like", ["x", "99999999999999999999999", "-1", "١"])
+def test_a_bad_like_opens_a_blank_form(owner_client: Client, like: str) -> None:
+    response = owner_client.get(CREATE, {"like": like})
+    assert response.status_code == 200
+    assertNotContains(response, 'name="name" value=')
+
+
+def test_a_key_of_another_account_is_not_copied(
+    owner_client: Client, other_owner: Membership
+) -> None:
+    other = create_key(
+        account=other_owner.account, user=other_owner.user, name="Secret", scopes=["calls:read"]
+    ).api_key
+    assertNotContains(owner_client.get(CREATE, {"like": other.pk}), "Secret")
+
+
+# The revoke dialog: what it would stop ----------------------------------------------------------
+
+
+def revoke_url(api_key: ApiKey) -> str:
+    return reverse("apikeys:revoke", args=[api_key.pk])
+
+
+def test_revoke_shows_the_last_use_and_clients_and_suggests_rolling_a_key_in_use(
+    owner: Membership, owner_client: Client
+) -> None:
+    api_key = new_key(owner)
+    now = timezone.now()
+    for address in ("198.51.100.7", "203.0.113.9"):
+        KeyClient.objects.create(
+            api_key=api_key, ip_address=address, first_seen=now, last_seen=now, requests=3
+        )
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now - timedelta(hours=2))
+    text = page_text(owner_client.get(revoke_url(api_key)))
+    assert "Last used 2 hours ago, from 2 clients." in text
+    assert "It was used in the last 24 hours." in text
+    assertContains(owner_client.get(revoke_url(api_key)), "Roll instead")
+
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now - timedelta(days=2))
+    text = page_text(owner_client.get(revoke_url(api_key)))
+    assert "Last used 2 days ago, from 2 clients." in text
+    assert "Roll instead" not in text
+
+
+def test_revoke_says_when_a_key_was_never_used(owner: Membership, owner_client: Client) -> None:
+    text = page_text(owner_client.get(revoke_url(new_key(owner))))
+    assert "Never used: no application has called the API with it." in text
+    assert "Roll instead" not in text
