@@ -7,9 +7,20 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest
 
+from accounts.emails import canonical_email
+from accounts.lockout import clear_failures
+
+
+class CanonicalEmailField(forms.EmailField):
+    """An email field whose value is the address in its canonical form (accounts.emails), so a
+    fullwidth or `ſ` spelling is checked, looked up and counted as the address it stands for."""
+
+    def to_python(self, value: Any) -> str:
+        return canonical_email(super().to_python(value) or "")
+
 
 class EmailAuthenticationForm(AuthenticationForm):
-    username = forms.EmailField(
+    username = CanonicalEmailField(
         label="Email",
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
@@ -41,11 +52,12 @@ class PasswordConfirmForm(forms.Form):
         password: str = self.cleaned_data["password"]
         # Through authenticate(), with the request: the attempt counts towards the sign-in
         # lockout, and a locked member's password is not even checked.
-        user = authenticate(
-            self.request, username=self.request.user.get_username(), password=password
-        )
+        username = self.request.user.get_username()
+        user = authenticate(self.request, username=username, password=password)
         if user is None or user.pk != self.request.user.pk:
             raise forms.ValidationError("Wrong password. Try again.", code="invalid")
+        # Signing in clears the failures counted so far; confirming the password does too.
+        clear_failures(self.request, username)
         return password
 
 

@@ -4,12 +4,13 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.hashers import get_hasher
 from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings
@@ -75,6 +76,26 @@ def auth_cache() -> Iterator[None]:
     start on first use, against the database of that moment)."""
     yield
     authcache.process_cache.stop()
+
+
+@pytest.fixture
+def hasher_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every run of the password hasher (the test settings' stand-in for Argon2)."""
+    calls: list[str] = []
+    hasher_class = type(get_hasher())
+
+    def counted(name: str) -> Callable[..., Any]:
+        original = getattr(hasher_class, name)
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return original(*args, **kwargs)
+
+        return run
+
+    for name in ("verify", "encode"):
+        monkeypatch.setattr(hasher_class, name, counted(name))
+    return calls
 
 
 @pytest.fixture

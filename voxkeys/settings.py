@@ -191,8 +191,9 @@ if REDIS_URL:
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    # First: it refuses a locked-out sign-in before any backend hashes a password.
-    "axes.backends.AxesStandaloneBackend",
+    # First: it counts each sign-in attempt, and refuses one over the limits, before any
+    # backend hashes a password.
+    "accounts.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [
