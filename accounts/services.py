@@ -50,6 +50,21 @@ def may_edit_user(staff: User, user: User) -> bool:
     )
 
 
+def may_set_credentials(staff: User, user: User) -> bool:
+    """Whether `staff` may set `user`'s password or change their email (given the permission).
+
+    Whoever sets them can sign in as that person, so staff users, and owners and admins of an
+    account (who manage its keys and members), are left to superusers; anyone may set their own.
+    """
+    if may_grant_privileges(staff) or user.pk == staff.pk:
+        return True
+    if user.is_staff or user.is_superuser:
+        return False
+    return not user.memberships.filter(
+        role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]
+    ).exists()
+
+
 def membership_refusal(
     *, staff: User, action: str, member: User, roles: Iterable[str]
 ) -> MembershipRefused | None:
