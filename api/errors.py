@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, NotRequired
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict
 
 from api import is_api_path
 
@@ -108,13 +110,40 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error", 500, "Something went wrong on our side; it was logged."
 
 
+@with_config(ConfigDict(extra="forbid"))
+class ErrorDetail(TypedDict):
+    code: ErrorCode
+    message: str
+    fields: NotRequired[
+        Annotated[
+            dict[str, list[str]],
+            Field(description="validation_error only: the messages for each bad field's path."),
+        ]
+    ]
+    required_scope: NotRequired[
+        Annotated[str, Field(description="insufficient_scope only: the scope the key lacks.")]
+    ]
+    client_ip: NotRequired[
+        Annotated[str, Field(description="ip_not_allowed only: the address the request came from.")]
+    ]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Error(TypedDict):
+    """The API's one error shape."""
+
+    error: ErrorDetail
+
+
 def api_error(
     code: ErrorCode, message: str, *, headers: dict[str, str] | None = None, **extra: Any
 ) -> JsonResponse:
-    """Return the API's one error shape: {"error": {"code": ..., "message": ...}}."""
-    response = JsonResponse(
-        {"error": {"code": code.value, "message": message, **extra}}, status=code.status
-    )
+    """Return the API's one error shape (Error): {"error": {"code": ..., "message": ...}}.
+
+    `extra` holds ErrorDetail's optional fields.
+    """
+    body: Error = {"error": {"code": code, "message": message, **extra}}  # type: ignore[typeddict-item]
+    response = JsonResponse(body, status=code.status)
     response.api_error_code = code.value  # type: ignore[attr-defined]  # read by usage counting
     for name, value in (headers or {}).items():
         response[name] = value

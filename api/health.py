@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated, Literal
 
 import redis
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from pydantic import ConfigDict, WithJsonSchema, with_config
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from typing_extensions import TypedDict
 
-from api.routes import api_route, public
+from api.routes import api_route, operation, public
 from apikeys import auth
 from voxkeys.logs import report_database_outage
 
@@ -20,27 +23,69 @@ logger = logging.getLogger(__name__)
 READY_REDIS_TIMEOUT = 1
 
 
+Status = Literal["ok", "unavailable"]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Health(TypedDict):
+    status: Literal["ok"]
+    service: str
+    version: str
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Ready(TypedDict):
+    status: Status
+    database: Status
+    redis: Status | Literal["not configured"]
+    auth_cache: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": ["on", "off", "disabled"],
+                "description": "This worker's key cache: off while its listener is not in touch "
+                "with the database (authentication then queries it); not a readiness condition.",
+            }
+        ),
+    ]
+
+
+@operation("Is the process up? (Liveness: no database query.)", response=Health, tag="Service")
 @public
 def get_health(request: HttpRequest) -> HttpResponse:
     # No database query: load balancers ask often, and this is the benchmark's baseline.
-    return JsonResponse({"status": "ok", "service": "VoxPria API", "version": "v1"})
+    health: Health = {"status": "ok", "service": "VoxPria API", "version": "v1"}
+    return JsonResponse(health)
 
 
+@operation(
+    "Can this server answer API requests? It runs the key lookup and pings Redis; 503 names "
+    "what failed. For load balancers' routing decisions.",
+    response=Ready,
+    also={503: "The database or Redis is unavailable; retry."},
+    tag="Service",
+)
 @public
 def get_ready(request: HttpRequest) -> HttpResponse:
     # What an API request needs: the key lookup itself (the prepared statement, on this
     # worker's connection) and Redis when it is configured.
-    checks = {"database": database_status(request), "redis": redis_status()}
-    # Not a readiness condition: with the cache off, authentication queries the database.
-    cache = {"auth_cache": auth.cache_status()}
-    if "unavailable" in checks.values():
-        response = JsonResponse({"status": "unavailable", **checks, **cache}, status=503)
+    database, cache_server = database_status(request), redis_status()
+    ready: Ready = {
+        "status": "unavailable" if "unavailable" in (database, cache_server) else "ok",
+        "database": database,
+        "redis": cache_server,
+        # Not a readiness condition: with the cache off, authentication queries the database.
+        "auth_cache": auth.cache_status(),
+    }
+    if ready["status"] == "unavailable":
+        response = JsonResponse(ready, status=503)
         response["Retry-After"] = "5"
         return response
-    return JsonResponse({"status": "ok", **checks, **cache})
+    return JsonResponse(ready)
 
 
-def database_status(request: HttpRequest) -> str:
+def database_status(request: HttpRequest) -> Status:
     try:
         auth.check_lookup()
     except DatabaseError as exc:
@@ -50,7 +95,7 @@ def database_status(request: HttpRequest) -> str:
     return "ok"
 
 
-def redis_status() -> str:
+def redis_status() -> Status | Literal["not configured"]:
     if not settings.REDIS_URL:
         return "not configured"
     try:

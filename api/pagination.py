@@ -10,18 +10,51 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, JsonResponse
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
 
 from api.body import FieldErrors, raise_for_errors
+from api.errors import ErrorCode
 from api.routes import MAX_ID
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 CURSOR_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 DECODED_CURSOR_RE = re.compile(r"id:([1-9][0-9]{0,18})")
+# A bad limit or cursor, or an unknown query parameter.
+PAGE_ERRORS = (ErrorCode.VALIDATION_ERROR,)
+PAGE_PARAMETERS = (
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": f"How many items per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "description": (
+            "The next_cursor of the previous page (opaque). Any other value is a 400 "
+            "validation_error."
+        ),
+        "schema": {"type": "string", "pattern": f"^{CURSOR_RE.pattern}$"},
+    },
+)
+Row = TypeVar("Row", bound=Model)
+Item = TypeVar("Item")
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Page(TypedDict, Generic[Item]):
+    data: list[Item]
+    has_more: bool
+    next_cursor: str | None
 
 
 def encode_cursor(pk: int) -> str:
@@ -42,11 +75,8 @@ def decode_cursor(cursor: str) -> int | None:
     return int(match[1])
 
 
-M = TypeVar("M", bound=Model)
-
-
 def paginate(
-    request: HttpRequest, queryset: QuerySet[M], serialize: Callable[[M], dict[str, Any]]
+    request: HttpRequest, queryset: QuerySet[Row], serialize: Callable[[Row], Item]
 ) -> JsonResponse:
     """Return one page of `queryset`, newest first, as the list envelope."""
     errors: FieldErrors = {}
@@ -73,10 +103,9 @@ def paginate(
     rows = list(queryset.order_by("-pk")[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return JsonResponse(
-        {
-            "data": [serialize(row) for row in rows],
-            "has_more": has_more,
-            "next_cursor": encode_cursor(rows[-1].pk) if has_more else None,
-        }
-    )
+    page: Page[Item] = {
+        "data": [serialize(row) for row in rows],
+        "has_more": has_more,
+        "next_cursor": encode_cursor(rows[-1].pk) if has_more else None,
+    }
+    return JsonResponse(page)

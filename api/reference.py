@@ -10,9 +10,10 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from api.routes import api_route, public
+from api.routes import api_route, page, public
 
 
+@page
 @public
 def get_reference(request: HttpRequest) -> HttpResponse:
     return render(request, "api/docs.html")

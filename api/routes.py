@@ -1,15 +1,18 @@
-"""Route declarations: which handler answers which method, and who may call it.
+"""Route declarations: which handler answers which method, who may call it, and what it takes
+and answers.
 
 Every view under /api/ is built from `api_route(GET=..., POST=...)`, and every handler passed
 to it declares who may call it with exactly one of `@requires_scope("calls:read")`,
 `@requires_key` (any valid key) or `@public` (no key). A handler without a decision cannot be
-routed (ImproperlyConfigured at import time), and the tests walk the URLconf.
+routed (ImproperlyConfigured at import time), and the tests walk the URLconf. `@operation(...)`
+declares the rest of the contract (body, answer, error codes); the OpenAPI document is
+generated from these declarations and the URLconf.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,7 +22,13 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import register_converter
 from django.views.decorators.csrf import csrf_exempt
 
-from api.errors import ApiError, insufficient_scope, method_not_allowed, missing_api_key
+from api.errors import (
+    ApiError,
+    ErrorCode,
+    insufficient_scope,
+    method_not_allowed,
+    missing_api_key,
+)
 from apikeys.scopes import SCOPE_NAMES
 
 if TYPE_CHECKING:
@@ -44,6 +53,88 @@ class Access:
 
     kind: Literal["public", "key", "scope"]
     scope: str | None = None
+
+    def errors(self) -> tuple[ErrorCode, ...]:
+        """The codes ApiKeyMiddleware and the decorators can refuse such a handler's calls with."""
+        if self.kind == "public":
+            return ()
+        refusals = (
+            ErrorCode.MISSING_API_KEY,
+            ErrorCode.MALFORMED_API_KEY,
+            ErrorCode.INVALID_API_KEY,
+            ErrorCode.REVOKED_API_KEY,
+            ErrorCode.EXPIRED_API_KEY,
+            ErrorCode.ACCOUNT_SUSPENDED,
+            ErrorCode.IP_NOT_ALLOWED,
+            ErrorCode.HTTPS_REQUIRED,
+            ErrorCode.RATE_LIMITED,
+            ErrorCode.SERVICE_UNAVAILABLE,
+        )
+        return (*refusals, ErrorCode.INSUFFICIENT_SCOPE) if self.kind == "scope" else refusals
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What a handler takes and answers, for the OpenAPI document.
+
+    `request` and `response` are anything pydantic can describe (a TypedDict, a BodySchema);
+    `errors` are the codes the handler itself can answer: the authentication refusals are
+    added from its Access.
+    """
+
+    summary: str
+    description: str = ""
+    # Clients' generated method names; by default the handler's name in camelCase.
+    operation_id: str | None = None
+    request: Any = None
+    response: Any = None
+    status: int = 200
+    errors: tuple[ErrorCode, ...] = ()
+    tag: str | None = None
+    # Header or query parameters beyond the path's, as OpenAPI parameter objects.
+    parameters: tuple[Mapping[str, Any], ...] = ()
+    # Other statuses answered with `response`, and what each means.
+    also: Mapping[int, str] = field(default_factory=dict)
+
+
+def operation(
+    summary: str,
+    *,
+    description: str = "",
+    operation_id: str | None = None,
+    request: Any = None,
+    response: Any = None,
+    status: int = 200,
+    errors: Iterable[ErrorCode] = (),
+    tag: str | None = None,
+    parameters: Iterable[Mapping[str, Any]] = (),
+    also: Mapping[int, str] | None = None,
+) -> Callable[[View], View]:
+    """Declare what the handler takes and answers (see Operation)."""
+    declared = Operation(
+        summary=summary,
+        description=description,
+        operation_id=operation_id,
+        request=request,
+        response=response,
+        status=status,
+        errors=tuple(errors),
+        tag=tag,
+        parameters=tuple(parameters),
+        also=also or {},
+    )
+
+    def decorator(handler: View) -> View:
+        handler.api_operation = declared  # type: ignore[attr-defined]
+        return handler
+
+    return decorator
+
+
+def page(handler: View) -> View:
+    """Declare the handler a page for people about the API, left out of the OpenAPI document."""
+    handler.api_operation = None  # type: ignore[attr-defined]
+    return handler
 
 
 def _declare(handler: View, access: Access) -> View:
@@ -128,6 +219,8 @@ class ResourceIdConverter:
     """
 
     regex = "[1-9][0-9]{0,17}"
+    # The same, for the OpenAPI document's path parameters.
+    json_schema = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
 
     def to_python(self, value: str) -> int:
         return int(value)

@@ -21,6 +21,7 @@ from accounts.models import Account, Membership, User
 from activity.models import ActivityEvent
 from apikeys.expiry import EXPIRY_WARNING
 from apikeys.models import ApiKey, ExpiryNotice
+from voxkeys.safetext import replace_unsafe
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def key_manager_emails(account: Account) -> list[str]:
 def _send_to_each(subject: str, body: str, recipients: list[str]) -> None:
     # One message per recipient, so no one learns who else manages the account's keys.
     # A key name with a line break must not break (or inject) a header.
-    subject = " ".join(subject.split())
+    subject = replace_unsafe(" ".join(subject.split()))
+    body = replace_unsafe(body, keep="\n")
     send_mass_mail([(subject, body, None, [email]) for email in recipients], fail_silently=False)
 
 

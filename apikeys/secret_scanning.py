@@ -16,6 +16,7 @@ from base64 import b64decode
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Annotated, Literal, NotRequired
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -24,10 +25,12 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict
 
-from api.body import read_limited_body
+from api.body import LIMITED_BODY_ERRORS, read_limited_body
 from api.errors import ApiError, ErrorCode, api_error
-from api.routes import api_route, public
+from api.routes import api_route, operation, public
 from apikeys.keys import is_well_formed, key_digest
 from apikeys.models import ApiKey
 from apikeys.services import revoke_leaked_key
@@ -208,6 +211,65 @@ def read_body(request: HttpRequest) -> bytes:
     )
 
 
+# The format, for the OpenAPI document; parse_report reads it leniently (see its docstring).
+@with_config(ConfigDict(extra="allow"))
+class LeakedToken(TypedDict):
+    token: Annotated[str, Field(description="The string found in public.")]
+    type: Annotated[str, Field(description="The token type we registered.")]
+    url: NotRequired[Annotated[str, Field(description="Where it was found.")]]
+    source: NotRequired[Annotated[str, Field(examples=["content", "commit"])]]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class LeakedTokenLabel(TypedDict):
+    token_raw: str
+    token_type: Annotated[str, Field(description="The report's type, echoed.")]
+    label: Annotated[
+        Literal["true_positive", "false_positive"],
+        Field(
+            description="true_positive: one of our keys (now revoked, or already revoked or "
+            "expired); false_positive: not one of our keys."
+        ),
+    ]
+
+
+LeakedTokenReport = Annotated[
+    list[LeakedToken], Field(max_length=MAX_TOKENS, title="LeakedTokenReport")
+]
+
+
+@operation(
+    "For secret scanners (GitHub's partner program): report tokens found in public.",
+    operation_id="reportLeakedTokens",
+    description="Every active key among them is revoked at once and its account told; the "
+    "answer labels each distinct token (a token reported twice is handled once). Signed by "
+    "the scanner, not authenticated with a key.",
+    request=LeakedTokenReport,
+    response=list[LeakedTokenLabel],
+    errors=[
+        *LIMITED_BODY_ERRORS,
+        ErrorCode.INVALID_SIGNATURE,
+        ErrorCode.NOT_CONFIGURED,
+        ErrorCode.SERVICE_UNAVAILABLE,
+    ],
+    parameters=[
+        {
+            "name": KEY_IDENTIFIER_HEADER,
+            "in": "header",
+            "required": True,
+            "description": "The key_identifier of the public key that signed the body.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "description": "Base64 of the DER ECDSA signature (SHA-256) of the raw body, at "
+            f"most {MAX_BODY_BYTES} bytes.",
+            "schema": {"type": "string"},
+        },
+    ],
+)
 @public
 def post_report(request: HttpRequest) -> HttpResponse:
     """Check a scanner's signed report of leaked tokens, revoke ours, and label each token."""

@@ -18,15 +18,11 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# This script's folder is on sys.path: the measuring helpers are auth_cost.py's.
+from auth_cost import backend_cpu_seconds, rss_mb  # noqa: E402
+
 BATCHES = int(os.environ.get("BENCH_BATCHES", "5"))
 BATCH = 400
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def prepare(root: Path, database_url: str) -> None:
@@ -40,16 +36,6 @@ def prepare(root: Path, database_url: str) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, check=True
     )
-
-
-def backend_cpu_seconds() -> float:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:

@@ -12,7 +12,7 @@ from accounts.models import Account, Membership
 from api.body import MAX_BODY_BYTES
 from tests.support.api import api_client, make_key
 from voice.models import Call, Campaign, Contact, Webhook
-from voice.validation import MAX_IMPORT
+from voice.schemas import MAX_IMPORT
 
 pytestmark = pytest.mark.django_db
 

@@ -31,6 +31,7 @@ from apikeys.services import (
     roll_key,
 )
 from tests.factories import MembershipFactory
+from voxkeys.safetext import unsafe_character
 
 pytestmark = pytest.mark.django_db
 
@@ -176,6 +177,22 @@ def test_a_key_name_cannot_break_the_subject_header(
         "[VoxPria] API key “Evil Bcc: attacker@example.test” revoked in Acme Voice"
     )
     assert mailoutbox[0].recipients() == ["owner@acme.test"]
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u202e", "\u200b", "\x1b", "\U000e0041"])
+def test_an_email_never_carries_a_refused_character_even_from_an_old_row(
+    owner: Membership, mailoutbox: list, django_capture_on_commit_callbacks: Callable, char: str
+) -> None:
+    created = create(owner)
+    # Written past the rule, as a row from before it (or raw SQL) would be.
+    ApiKey.objects.filter(pk=created.api_key.pk).update(name=f"Prod{char}Server")
+    Account.objects.filter(pk=owner.account_id).update(name=f"Acme{char}Voice")
+    with django_capture_on_commit_callbacks(execute=True):
+        revoke_key(key=created.api_key, user=owner.user)
+    message = mailoutbox[0]
+    for text in (message.subject, message.body):
+        assert unsafe_character(text.replace("\n", "")) is None
+    assert "Prod\ufffdServer" in message.body and "Acme\ufffdVoice" in message.body
 
 
 def test_refused_or_invalid_actions_send_nothing(

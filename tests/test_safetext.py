@@ -13,7 +13,12 @@ from django.test import Client
 from accounts.models import Account, Membership, User
 from tests.factories import UserFactory
 from voice.models import Campaign, Contact
-from voxkeys.safetext import SafeTextValidator, unsafe_character, unsafe_character_error
+from voxkeys.safetext import (
+    SafeTextValidator,
+    replace_unsafe,
+    unsafe_character,
+    unsafe_character_error,
+)
 
 REFUSED = {
     "\x00": "control character",
@@ -150,3 +155,10 @@ def test_model_forms_for_contacts_and_campaigns_refuse_unsafe_names(
     form = form_class({"name": "Bob\u00adby"})
     assert not form.is_valid()
     assert form.errors["name"] == ["Remove the invisible character (U+00AD) from the name."]
+
+
+def test_replace_unsafe_keeps_ordinary_text_and_what_it_is_told_to() -> None:
+    assert replace_unsafe("Café\u202eline\nnext\u2028end", keep="\n") == (
+        "Café\ufffdline\nnext\ufffdend"
+    )
+    assert replace_unsafe("a\nb") == "a\ufffdb"

@@ -1,31 +1,20 @@
-"""Reading JSON bodies and checking their fields, with errors a developer can act on.
-
-Hand-written rather than a form library: the rules are few, and each message names its field.
-The OpenAPI document (voice/openapi.py) states the same rules; schemathesis checks they agree.
+"""The webhook rules the API's schemas and the admin's form share: a public https URL, and
+events from the catalogue. Each raises FieldError (a ValueError, so pydantic reports it as the
+field's message) saying what to fix.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
-import unicodedata
-from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator, URLValidator
+from django.core.validators import URLValidator
 
-from api.body import FieldErrors, raise_for_errors
-from api.routes import MAX_ID
-from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS, Campaign
-
-MAX_IMPORT = 1000
-EMAIL_MAX_LENGTH = 254
-
-# [0-9], not \d: \d also matches other scripts' digits.
-PHONE_RE = re.compile(r"\+[1-9][0-9]{1,14}")
+from voice.models import URL_MAX_LENGTH, WEBHOOK_EVENTS
+from voxkeys.safetext import unsafe_character_error
 
 # Webhook receivers listen on the standard https port or its common alternative; any other
 # port would let a webhook probe services that happen to listen beside a public web server.
@@ -49,117 +38,18 @@ NOT_PUBLIC = "Must be a public address; local and private networks are not allow
 # as long as the system resolver's timeouts allow (resolv.conf), which bounds a slow name.
 resolve = socket.getaddrinfo
 
-Cleaner = Callable[[Any], Any]
 
-
-class FieldError(Exception):
+class FieldError(ValueError):
     """One field's value is not acceptable; the message says why."""
-
-
-def validate_object(
-    data: Any,
-    cleaners: dict[str, Cleaner],
-    *,
-    required: Iterable[str] = (),
-    path: str = "",
-) -> tuple[dict[str, Any], FieldErrors]:
-    """Return the cleaned fields of the JSON object `data` and the errors, keyed by field path."""
-    errors: FieldErrors = {}
-    if not isinstance(data, dict):
-        errors[path.rstrip(".") or "body"] = ["Send a JSON object."]
-        return {}, errors
-    for name in data:
-        if name not in cleaners:
-            errors[f"{path}{name}"] = [f"Unknown field; the fields are {', '.join(cleaners)}."]
-    for name in required:
-        if name not in data:
-            errors[f"{path}{name}"] = ["This field is required."]
-    cleaned: dict[str, Any] = {}
-    for name, cleaner in cleaners.items():
-        if name in data:
-            try:
-                cleaned[name] = cleaner(data[name])
-            except FieldError as error:
-                errors[f"{path}{name}"] = [str(error)]
-    return cleaned, errors
-
-
-def validate_fields(
-    data: Any, cleaners: dict[str, Cleaner], *, required: Iterable[str] = ()
-) -> dict:
-    cleaned, errors = validate_object(data, cleaners, required=required)
-    raise_for_errors(errors)
-    return cleaned
-
-
-# Field cleaners: each returns the clean value or raises FieldError ---------------------------
-
-
-def has_control_characters(value: str) -> bool:
-    # Control characters and lone surrogates break logs, CSV exports and the database drivers
-    # (PostgreSQL refuses NUL in text).
-    return any(unicodedata.category(char) in ("Cc", "Cs") for char in value)
-
-
-def clean_text(value: Any, max_length: int) -> str:
-    if not isinstance(value, str):
-        raise FieldError("Must be a string.")
-    if has_control_characters(value):
-        raise FieldError("Must not contain control characters.")
-    value = value.strip()
-    if not value:
-        raise FieldError("Must not be blank.")
-    if len(value) > max_length:
-        raise FieldError(f"Must be at most {max_length} characters (it has {len(value)}).")
-    return value
-
-
-def clean_name(value: Any) -> str:
-    return clean_text(value, NAME_MAX_LENGTH)
-
-
-def clean_phone(value: Any) -> str:
-    if not isinstance(value, str) or not PHONE_RE.fullmatch(value):
-        raise FieldError(
-            "Must be an E.164 phone number: + then country code and number, e.g. +14155550100."
-        )
-    return value
-
-
-def clean_email(value: Any) -> str:
-    if value is None or value == "":
-        return ""
-    if not isinstance(value, str) or len(value) > EMAIL_MAX_LENGTH:
-        raise FieldError(f"Must be an email address of at most {EMAIL_MAX_LENGTH} characters.")
-    try:
-        EmailValidator()(value)
-    except ValidationError:
-        raise FieldError("Must be a valid email address, e.g. ada@example.com.") from None
-    return value
-
-
-def clean_id(value: Any) -> int:
-    # bool is an int in Python; `true` is not an id.
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
-        raise FieldError("Must be the integer id of a resource in your account.")
-    return value
-
-
-def clean_optional_id(value: Any) -> int | None:
-    return None if value is None else clean_id(value)
-
-
-def clean_campaign_status(value: Any) -> str:
-    if value not in Campaign.Status.values:
-        raise FieldError(f"Must be one of {', '.join(Campaign.Status.values)}.")
-    return value
 
 
 def clean_webhook_url(value: Any) -> str:
     if not isinstance(value, str) or len(value) > URL_MAX_LENGTH:
         raise FieldError(f"Must be an https URL of at most {URL_MAX_LENGTH} characters.")
-    if has_control_characters(value):  # URLValidator lets them through in the path
-        raise FieldError("Must not contain control characters.")
+    # URLValidator lets controls, bidi and invisible characters through in the path.
+    unsafe = unsafe_character_error(value, "URL")
+    if unsafe:
+        raise FieldError(unsafe)
     try:
         URLValidator(schemes=["https"])(value)
     except ValidationError:

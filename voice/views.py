@@ -6,33 +6,22 @@ live keys each see only their own world.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 
-from api.body import FieldErrors, raise_for_errors, read_json
+from api.body import BODY_ERRORS, Body, BodySchema, FieldErrors, parse_body, raise_for_errors
 from api.errors import ApiError, ErrorCode, not_found
-from api.pagination import paginate
-from api.routes import ApiRequest, api_route, requires_key, requires_scope
+from api.pagination import PAGE_ERRORS, Page, paginate
+from api.routes import ApiRequest, api_route, operation, requires_key, requires_scope
+from voice import schemas
 from voice.models import Call, Campaign, Contact, Webhook
 from voice.services import CALL_COST, InsufficientCredits, credit_balance, place_call
-from voice.validation import (
-    MAX_IMPORT,
-    clean_campaign_status,
-    clean_email,
-    clean_events,
-    clean_id,
-    clean_name,
-    clean_optional_id,
-    clean_phone,
-    clean_webhook_url,
-    validate_fields,
-    validate_object,
-)
 
-IMPORT_HINT = f"Import at most {MAX_IMPORT} contacts per request."
+IMPORT_HINT = f"Import at most {schemas.MAX_IMPORT} contacts per request."
 Resource = TypeVar("Resource", Contact, Campaign, Call, Webhook)
 
 
@@ -61,8 +50,8 @@ def get_or_404(request: ApiRequest, model: type[Resource], pk: int) -> Resource:
     return found
 
 
-def read_body(request: ApiRequest) -> Any:
-    return read_json(request, size_hint=IMPORT_HINT)
+def read_body(request: ApiRequest, schema: BodySchema[Body]) -> Body:
+    return parse_body(request, schema, size_hint=IMPORT_HINT)
 
 
 def no_content() -> HttpResponse:
@@ -71,11 +60,11 @@ def no_content() -> HttpResponse:
     return response
 
 
-def timestamp(value: Any) -> str:
+def timestamp(value: datetime) -> str:
     return value.isoformat()
 
 
-def contact_json(contact: Contact) -> dict[str, Any]:
+def contact_json(contact: Contact) -> schemas.Contact:
     return {
         "id": contact.pk,
         "livemode": contact.livemode,
@@ -87,7 +76,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
     }
 
 
-def campaign_json(campaign: Campaign) -> dict[str, Any]:
+def campaign_json(campaign: Campaign) -> schemas.Campaign:
     return {
         "id": campaign.pk,
         "livemode": campaign.livemode,
@@ -98,7 +87,7 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def call_json(call: Call) -> dict[str, Any]:
+def call_json(call: Call) -> schemas.Call:
     return {
         "id": call.pk,
         "livemode": call.livemode,
@@ -110,7 +99,7 @@ def call_json(call: Call) -> dict[str, Any]:
     }
 
 
-def webhook_json(webhook: Webhook) -> dict[str, Any]:
+def webhook_json(webhook: Webhook) -> schemas.Webhook:
     return {
         "id": webhook.pk,
         "livemode": webhook.livemode,
@@ -123,49 +112,57 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
 # Credits -----------------------------------------------------------------------------------
 
 
+@operation(
+    "The account's credit balance (any valid key).",
+    response=schemas.Credits,
+    errors=[ErrorCode.NOT_FOUND],
+)
 @requires_key
 def get_credits(request: ApiRequest) -> HttpResponse:
     account = request.account
     balance = credit_balance(account)
     if balance is None:  # the account was deleted since the key authenticated
         return not_found()
-    return JsonResponse(
-        {
-            "balance": balance,
-            "account": account.name,
-            "livemode": request.api_key.livemode,
-        }
-    )
+    credits: schemas.Credits = {
+        "balance": balance,
+        "account": account.name,
+        "livemode": request.api_key.livemode,
+    }
+    return JsonResponse(credits)
 
 
 # Calls -------------------------------------------------------------------------------------
 
-CALL_FIELDS = {"contact_id": clean_id, "phone": clean_phone, "campaign_id": clean_optional_id}
 
-
+@operation("List calls, newest first.", response=Page[schemas.Call], errors=PAGE_ERRORS)
 @requires_scope("calls:read")
 def list_calls(request: ApiRequest) -> HttpResponse:
     return paginate(request, resources(request, Call), call_json)
 
 
+@operation(
+    "Queue a call to a contact or an E.164 number, optionally in a campaign "
+    f"(live: {CALL_COST} credit; test: simulated, free).",
+    request=schemas.CALL_CREATE,
+    response=schemas.Call,
+    status=201,
+    errors=[*BODY_ERRORS, ErrorCode.INSUFFICIENT_CREDITS],
+)
 @requires_scope("calls:write")
 def create_call(request: ApiRequest) -> HttpResponse:
     """Queue a call to a contact or an E.164 number; a test key's call is only simulated."""
-    data = validate_fields(read_body(request), CALL_FIELDS)
+    body = read_body(request, schemas.CALL_CREATE)
     errors: FieldErrors = {}
     contact = campaign = None
-    if "contact_id" in data and "phone" in data:
-        errors["contact_id"] = ["Give either contact_id or phone, not both."]
-    elif "contact_id" not in data and "phone" not in data:
-        errors["contact_id"] = ["Say whom to call: give contact_id or phone."]
-    elif "contact_id" in data:
-        contact = resources(request, Contact).filter(pk=data["contact_id"]).first()
+    if "contact_id" in body:
+        contact = resources(request, Contact).filter(pk=body["contact_id"]).first()
         if contact is None:
             errors["contact_id"] = [
                 f"There is no contact with this id in your account's {mode_name(request)} data."
             ]
-    if data.get("campaign_id") is not None:
-        campaign = resources(request, Campaign).filter(pk=data["campaign_id"]).first()
+    campaign_id = body.get("campaign_id")
+    if campaign_id is not None:
+        campaign = resources(request, Campaign).filter(pk=campaign_id).first()
         if campaign is None:
             errors["campaign_id"] = [
                 f"There is no campaign with this id in your account's {mode_name(request)} data."
@@ -176,7 +173,7 @@ def create_call(request: ApiRequest) -> HttpResponse:
             **ownership(request),
             contact=contact,
             campaign=campaign,
-            to_number=contact.phone if contact else data["phone"],
+            to_number=contact.phone if contact else body["phone"],
         )
     except InsufficientCredits:
         raise ApiError(
@@ -192,33 +189,46 @@ calls = api_route(GET=list_calls, POST=create_call)
 
 # Campaigns ---------------------------------------------------------------------------------
 
-CAMPAIGN_FIELDS = {"name": clean_name, "status": clean_campaign_status}
 
-
+@operation("List campaigns, newest first.", response=Page[schemas.Campaign], errors=PAGE_ERRORS)
 @requires_scope("campaigns:read")
 def list_campaigns(request: ApiRequest) -> HttpResponse:
     return paginate(request, resources(request, Campaign), campaign_json)
 
 
+@operation(
+    "Create a campaign.",
+    request=schemas.CAMPAIGN_CREATE,
+    response=schemas.Campaign,
+    status=201,
+    errors=BODY_ERRORS,
+)
 @requires_scope("campaigns:write")
 def create_campaign(request: ApiRequest) -> HttpResponse:
-    data = validate_fields(read_body(request), CAMPAIGN_FIELDS, required=["name"])
-    campaign = Campaign.objects.create(**ownership(request), **data)
+    body = read_body(request, schemas.CAMPAIGN_CREATE)
+    campaign = Campaign.objects.create(**ownership(request), **body)
     return JsonResponse(campaign_json(campaign), status=201)
 
 
+@operation("Get a campaign.", response=schemas.Campaign, errors=[ErrorCode.NOT_FOUND])
 @requires_scope("campaigns:read")
 def get_campaign(request: ApiRequest, pk: int) -> HttpResponse:
     return JsonResponse(campaign_json(get_or_404(request, Campaign, pk)))
 
 
+@operation(
+    "Change a campaign's name or status.",
+    request=schemas.CAMPAIGN_UPDATE,
+    response=schemas.Campaign,
+    errors=[*BODY_ERRORS, ErrorCode.NOT_FOUND],
+)
 @requires_scope("campaigns:write")
 def update_campaign(request: ApiRequest, pk: int) -> HttpResponse:
     campaign = get_or_404(request, Campaign, pk)
-    data = validate_fields(read_body(request), CAMPAIGN_FIELDS)
-    for name, value in data.items():
+    body = read_body(request, schemas.CAMPAIGN_UPDATE)
+    for name, value in body.items():
         setattr(campaign, name, value)
-    campaign.save(update_fields=[*data, "updated_at"])
+    campaign.save(update_fields=[*body, "updated_at"])
     return JsonResponse(campaign_json(campaign))
 
 
@@ -228,54 +238,61 @@ campaign = api_route(GET=get_campaign, PATCH=update_campaign)
 
 # Contacts ----------------------------------------------------------------------------------
 
-CONTACT_FIELDS = {"name": clean_name, "phone": clean_phone, "email": clean_email}
-CONTACT_REQUIRED = ("name", "phone")
 
-
+@operation("List contacts, newest first.", response=Page[schemas.Contact], errors=PAGE_ERRORS)
 @requires_scope("contacts:read")
 def list_contacts(request: ApiRequest) -> HttpResponse:
     return paginate(request, resources(request, Contact), contact_json)
 
 
+@operation(
+    f"Create one contact, or import a list of up to {schemas.MAX_IMPORT} (all or nothing).",
+    description="Created: the contact, or `{data: [...]}` for a list.",
+    request=schemas.CONTACTS_CREATE,
+    response=schemas.Contact | schemas.ContactImported,
+    status=201,
+    errors=BODY_ERRORS,
+)
 @requires_scope("contacts:write")
 def create_contacts(request: ApiRequest) -> HttpResponse:
     """Create one contact (a JSON object) or import up to MAX_IMPORT (a list), all or nothing."""
-    data = read_body(request)
-    if not isinstance(data, list):
-        fields = validate_fields(data, CONTACT_FIELDS, required=CONTACT_REQUIRED)
-        contact = Contact.objects.create(**ownership(request), **fields)
+    body = read_body(request, schemas.CONTACTS_CREATE)
+    if not isinstance(body, list):
+        contact = Contact.objects.create(**ownership(request), **body)
         return JsonResponse(contact_json(contact), status=201)
-    if not 1 <= len(data) <= MAX_IMPORT:
-        raise_for_errors({"body": [f"Send from 1 to {MAX_IMPORT} contacts (got {len(data)})."]})
-    errors: FieldErrors = {}
-    rows = []
-    for index, item in enumerate(data):
-        fields, item_errors = validate_object(
-            item, CONTACT_FIELDS, required=CONTACT_REQUIRED, path=f"[{index}]."
-        )
-        errors.update(item_errors)
-        rows.append(Contact(**ownership(request), **fields))
-    raise_for_errors(errors)
     with transaction.atomic():
-        contacts = Contact.objects.bulk_create(rows)
-    return JsonResponse({"data": [contact_json(contact) for contact in contacts]}, status=201)
+        contacts = Contact.objects.bulk_create(
+            Contact(**ownership(request), **fields) for fields in body
+        )
+    imported: schemas.ContactImported = {"data": [contact_json(contact) for contact in contacts]}
+    return JsonResponse(imported, status=201)
 
 
+@operation("Get a contact.", response=schemas.Contact, errors=[ErrorCode.NOT_FOUND])
 @requires_scope("contacts:read")
 def get_contact(request: ApiRequest, pk: int) -> HttpResponse:
     return JsonResponse(contact_json(get_or_404(request, Contact, pk)))
 
 
+@operation(
+    "Change a contact.",
+    request=schemas.CONTACT_UPDATE,
+    response=schemas.Contact,
+    errors=[*BODY_ERRORS, ErrorCode.NOT_FOUND],
+)
 @requires_scope("contacts:write")
 def update_contact(request: ApiRequest, pk: int) -> HttpResponse:
     contact = get_or_404(request, Contact, pk)
-    data = validate_fields(read_body(request), CONTACT_FIELDS)
-    for name, value in data.items():
+    body = read_body(request, schemas.CONTACT_UPDATE)
+    for name, value in body.items():
         setattr(contact, name, value)
-    contact.save(update_fields=[*data, "updated_at"])
+    contact.save(update_fields=[*body, "updated_at"])
     return JsonResponse(contact_json(contact))
 
 
+@operation(
+    "Delete a contact (its calls keep their number).", status=204, errors=[ErrorCode.NOT_FOUND]
+)
 @requires_scope("contacts:write")
 def delete_contact(request: ApiRequest, pk: int) -> HttpResponse:
     get_or_404(request, Contact, pk).delete()
@@ -288,21 +305,28 @@ contact = api_route(GET=get_contact, PATCH=update_contact, DELETE=delete_contact
 
 # Webhooks ----------------------------------------------------------------------------------
 
-WEBHOOK_FIELDS = {"url": clean_webhook_url, "events": clean_events}
 
-
+@operation("List webhooks, newest first.", response=Page[schemas.Webhook], errors=PAGE_ERRORS)
 @requires_scope("webhooks:manage")
 def list_webhooks(request: ApiRequest) -> HttpResponse:
     return paginate(request, resources(request, Webhook), webhook_json)
 
 
+@operation(
+    "Send the account's events to an https URL.",
+    request=schemas.WEBHOOK_CREATE,
+    response=schemas.Webhook,
+    status=201,
+    errors=BODY_ERRORS,
+)
 @requires_scope("webhooks:manage")
 def create_webhook(request: ApiRequest) -> HttpResponse:
-    data = validate_fields(read_body(request), WEBHOOK_FIELDS, required=["url", "events"])
-    webhook = Webhook.objects.create(**ownership(request), **data)
+    body = read_body(request, schemas.WEBHOOK_CREATE)
+    webhook = Webhook.objects.create(**ownership(request), **body)
     return JsonResponse(webhook_json(webhook), status=201)
 
 
+@operation("Remove a webhook.", status=204, errors=[ErrorCode.NOT_FOUND])
 @requires_scope("webhooks:manage")
 def delete_webhook(request: ApiRequest, pk: int) -> HttpResponse:
     deleted, _ = resources(request, Webhook).filter(pk=pk).delete()

@@ -70,6 +70,17 @@ def unsafe_character_error(text: str, field: str) -> str | None:
     return f"Remove the {kind} ({code}) from the {field}."
 
 
+def replace_unsafe(text: str, *, keep: str = "") -> str:
+    """Return `text` with each refused character not in `keep` replaced by U+FFFD.
+
+    For text composed from stored values (an email's body): rows written before a rule existed,
+    or by raw SQL, must not carry a refused character out of the building either.
+    """
+    return "".join(
+        "\ufffd" if char not in keep and _kind(char) is not None else char for char in text
+    )
+
+
 @deconstructible
 class SafeTextValidator:
     """The rule as a Django validator, for model fields: every ModelForm (the admin's too) then
