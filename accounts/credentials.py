@@ -26,7 +26,7 @@ from accounts.models import Account, Membership, User
 from accounts.services import may_set_credentials
 from activity.events import RequestContext, record_event
 from activity.models import ActivityEvent
-from voxkeys.safetext import unsafe_character_error
+from voxkeys.safetext import replace_unsafe, unsafe_character_error
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ def _email_after_commit(
 ) -> None:
     # Rendered now, sent after the commit: a rolled-back change sends nothing, and a slow mail
     # server never holds the transaction open. One message per recipient, so none sees the rest.
-    body = render_to_string(template, context)
+    # Account names come from stored rows, which may predate the safe-text rule.
+    subject = replace_unsafe(" ".join(subject.split()))
+    body = replace_unsafe(render_to_string(template, context), keep="\n")
     messages = [(subject, body, None, [email]) for email in sorted(set(recipients))]
     transaction.on_commit(partial(_send, messages), robust=True)
 
