@@ -37,7 +37,7 @@ from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet, Sum
+from django.db.models import Case, F, QuerySet, Sum, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -73,29 +73,36 @@ class LoginLockoutHandler(AxesDatabaseHandler):  # type: ignore[misc]  # axes ha
 
     def reserve(self, request: AxesRequest, credentials: dict[str, Any]) -> bool:
         """Count the attempt unless the counts already reach a limit; say whether it may go on."""
+        # Outside the transaction, one statement, as axes does: a cleanup inside it would lock
+        # other addresses' rows too, and could deadlock with another cleanup.
+        self.clean_expired_user_attempts(request, credentials)
+        row = {
+            "username": get_client_username(request, credentials),
+            "ip_address": request.axes_ip_address,
+            "user_agent": request.axes_user_agent,
+        }
         with transaction.atomic():
             _serialize_attempts_from(request.axes_ip_address)
-            self.clean_expired_user_attempts(request, credentials)
             if self.is_locked(request, credentials):
                 return False
-            attempt, created = AccessAttempt.objects.get_or_create(
-                username=get_client_username(request, credentials),
-                ip_address=request.axes_ip_address,
-                user_agent=request.axes_user_agent,
-                defaults={
-                    "get_data": "",
-                    "post_data": "",
-                    "http_accept": request.axes_http_accept,
-                    "path_info": request.axes_path_info,
-                    "failures_since_start": 1,
-                    "attempt_time": request.axes_attempt_time,
-                },
+            # Only this attempt's own row is written: a row past the lockout window starts over.
+            counted = AccessAttempt.objects.filter(**row).update(
+                failures_since_start=Case(
+                    When(attempt_time__lt=get_cool_off_threshold(request), then=Value(1)),
+                    default=F("failures_since_start") + 1,
+                ),
+                attempt_time=request.axes_attempt_time,
+                path_info=request.axes_path_info,
             )
-            if not created:
-                AccessAttempt.objects.filter(pk=attempt.pk).update(
-                    failures_since_start=F("failures_since_start") + 1,
-                    attempt_time=request.axes_attempt_time,
+            if not counted:
+                AccessAttempt.objects.create(
+                    **row,
+                    get_data="",
+                    post_data="",
+                    http_accept=request.axes_http_accept,
                     path_info=request.axes_path_info,
+                    failures_since_start=1,
+                    attempt_time=request.axes_attempt_time,
                 )
         return True
 
