@@ -8,6 +8,7 @@ from django.core import mail
 from playwright.sync_api import Page, expect
 
 from accounts.models import Membership
+from tests.support.browser import assert_no_serious_violations
 
 NEW_PASSWORD = "Tr0ub4dor&3-horse-staple"
 
@@ -24,6 +25,7 @@ def test_forgot_password_from_the_email_to_signing_in_and_the_link_works_once(
     page.goto(f"{live_server.url}/login/")
     page.get_by_role("link", name="Forgot password?").click()
     expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
+    assert_no_serious_violations(page, "the reset form")
     page.get_by_label("Email").fill("Owner@ACME.test")
     page.get_by_role("button", name="Send reset link").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
@@ -32,6 +34,7 @@ def test_forgot_password_from_the_email_to_signing_in_and_the_link_works_once(
     assert link.startswith(live_server.url)
     page.goto(link)
     expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    assert_no_serious_violations(page, "the new password form")
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("New password confirmation").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save new password").click()
