@@ -114,10 +114,16 @@ def save_membership_formset(request: HttpRequest, formset: MembershipFormSet) ->
     context = RequestContext.from_request(request)
     formset.save(commit=False)
     for membership in formset.deleted_objects:
-        remove_member(membership=membership, staff=staff_user(request), context=context)
+        remove_member(
+            membership=membership, actor=staff_user(request), as_staff=True, context=context
+        )
     for membership, _ in formset.changed_objects:
         change_role(
-            membership=membership, role=membership.role, staff=staff_user(request), context=context
+            membership=membership,
+            role=membership.role,
+            actor=staff_user(request),
+            as_staff=True,
+            context=context,
         )
     for membership in formset.new_objects:
         add_member(
@@ -323,7 +329,13 @@ class MembershipAdmin(admin.ModelAdmin):
     ) -> None:
         context = RequestContext.from_request(request)
         if change:
-            change_role(membership=obj, role=obj.role, staff=staff_user(request), context=context)
+            change_role(
+                membership=obj,
+                role=obj.role,
+                actor=staff_user(request),
+                as_staff=True,
+                context=context,
+            )
             return
         created = add_member(
             account=obj.account,
@@ -336,14 +348,19 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         remove_member(
-            membership=obj, staff=staff_user(request), context=RequestContext.from_request(request)
+            membership=obj,
+            actor=staff_user(request),
+            as_staff=True,
+            context=RequestContext.from_request(request),
         )
 
     @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         context = RequestContext.from_request(request)
         for membership in queryset:
-            remove_member(membership=membership, staff=staff_user(request), context=context)
+            remove_member(
+                membership=membership, actor=staff_user(request), as_staff=True, context=context
+            )
 
 
 # Sign-in lockouts (accounts/lockout.py): staff unlock someone by deleting their attempts.

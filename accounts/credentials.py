@@ -10,23 +10,23 @@ Django keeps a hash of the password in each session and signs out those that no 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 
 from accounts.emails import canonical_email
 from accounts.models import Account, Membership, User
+from accounts.notifications import send_to_each
 from accounts.services import may_set_credentials
 from activity.events import RequestContext, record_event
 from activity.models import ActivityEvent
-from voxkeys.safetext import replace_unsafe, unsafe_character_error
+from voxkeys.safetext import unsafe_character_error
 
 logger = logging.getLogger(__name__)
 
@@ -67,19 +67,16 @@ def _email_after_commit(
     subject: str, template: str, context: dict[str, Any], recipients: Iterable[str]
 ) -> None:
     # Rendered now, sent after the commit: a rolled-back change sends nothing, and a slow mail
-    # server never holds the transaction open. One message per recipient, so none sees the rest.
-    # Account names come from stored rows, which may predate the safe-text rule.
-    subject = replace_unsafe(" ".join(subject.split()))
-    body = replace_unsafe(render_to_string(template, context), keep="\n")
-    messages = [(subject, body, None, [email]) for email in sorted(set(recipients))]
-    transaction.on_commit(partial(_send, messages), robust=True)
+    # server never holds the transaction open.
+    body = render_to_string(template, context)
+    transaction.on_commit(partial(_send, subject, body, sorted(set(recipients))), robust=True)
 
 
-def _send(messages: Sequence[tuple[str, str, None, list[str]]]) -> None:
+def _send(subject: str, body: str, recipients: list[str]) -> None:
     try:
-        send_mass_mail(messages, fail_silently=False)
+        send_to_each(subject, body, recipients)
     except Exception:
-        logger.exception("Could not send %d account security emails.", len(messages))
+        logger.exception("Could not send the account security email %r.", subject)
 
 
 @transaction.atomic

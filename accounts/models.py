@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -169,3 +170,49 @@ class Membership(models.Model):
     @property
     def can_manage_keys(self) -> bool:
         return self.role in {self.Role.OWNER, self.Role.ADMIN}
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def pending(self, now: datetime | None = None) -> InvitationQuerySet:
+        """Invitations whose link still works: neither accepted, revoked nor expired."""
+        return self.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now or timezone.now()
+        )
+
+
+class Invitation(models.Model):
+    """An offer to join an account with a role, sent to an email address as a signed link.
+
+    Only the SHA-256 digest of the link's token is stored (like an API key's): the link works
+    once, until `expires_at`, unless revoked. Resending replaces the token, so an older email's
+    link stops working.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invitations")
+    # In its canonical form (accounts.emails.canonical_email).
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=20, choices=Membership.Role.choices)
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    # Empty: the system (the createaccount command), or a user since deleted.
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.account} ({self.get_role_display()})"
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at <= (now or timezone.now())

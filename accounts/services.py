@@ -1,7 +1,9 @@
-"""What staff may change about users and memberships in the Django admin, and the changes.
+"""Who may change an account's memberships (its owners and admins on the Members page, staff
+in the Django admin), and the changes.
 
 Every membership change is recorded in the account's activity log, in the change's own
-transaction, so the customer can see who was given access to their account, and by whom.
+transaction, so the customer can see who was given access to their account, and by whom; the
+account's owners and admins are emailed about each (accounts.notifications).
 """
 
 from __future__ import annotations
@@ -18,6 +20,18 @@ OWNER_ROLE_REFUSED = "Only a superuser can make someone an owner or change an ow
 OWN_MEMBERSHIP_REFUSED = (
     "Only a superuser can add, change or remove your own memberships: ask one to do it."
 )
+MANAGERS_ONLY = "Only the account's owners and admins can invite, change or remove members."
+OWNERS_ONLY = "Only an owner can invite owners, make someone an owner or change an owner's role."
+LAST_OWNER = (
+    "An account needs an owner: make someone else an owner first, then change or remove this one."
+)
+MANAGER_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
+MANAGERS_ONLY = "Only the account's owners and admins can invite, change or remove members."
+OWNERS_ONLY = "Only an owner can invite owners, make someone an owner or change an owner's role."
+LAST_OWNER = (
+    "An account needs an owner: make someone else an owner first, then change or remove this one."
+)
+MANAGER_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
 
 
 class MembershipRefused(Exception):
@@ -86,9 +100,33 @@ def membership_refusal(
     return None
 
 
-def _check_role(role: str) -> None:
+def actor_membership(account: Account, user: User) -> Membership | None:
+    """Return `user`'s membership in `account` as it is now, or None."""
+    return account.memberships.filter(user=user).first()
+
+
+def member_refusal(*, actor: Membership | None, roles: Iterable[str]) -> MembershipRefused | None:
+    """Return why the member `actor` may not invite, change or remove someone whose role is or
+    becomes each of `roles`; None if they may.
+
+    Admins manage members and admins; whatever touches the owner role is for owners.
+    """
+    if actor is None or actor.role not in MANAGER_ROLES:
+        return MembershipRefused(MANAGERS_ONLY)
+    if Membership.Role.OWNER in roles and actor.role != Membership.Role.OWNER:
+        return MembershipRefused(OWNERS_ONLY, "role")
+    return None
+
+
+def check_role(role: str) -> None:
     if role not in Membership.Role.values:
         raise MembershipRefused("Choose owner, admin or member.", "role")
+
+
+def lock_account(account_id: int) -> Account:
+    """Lock the account's row: its membership changes then happen one after another, so two
+    owners demoting each other at once cannot leave it without an owner."""
+    return Account.objects.select_for_update().get(pk=account_id)
 
 
 @transaction.atomic
@@ -100,11 +138,15 @@ def add_member(
     staff: User,
     context: RequestContext | None = None,
 ) -> Membership:
-    """Give `user` the `role` in `account` on behalf of `staff`, and record it."""
-    _check_role(role)
+    """Give `user` the `role` in `account` on behalf of `staff`, and record it.
+
+    Staff only: customers add people by invitation (accounts.invitations).
+    """
+    check_role(role)
     refusal = membership_refusal(staff=staff, action="add", member=user, roles=[role])
     if refusal is not None:
         raise refusal
+    lock_account(account.pk)
     if Membership.objects.filter(account=account, user=user).exists():
         raise MembershipRefused(f"{user.email} is already a member of {account.name}.", "user")
     membership = Membership.objects.create(account=account, user=user, role=role)
@@ -119,6 +161,7 @@ def add_member(
 
 
 def _locked(membership: Membership) -> Membership | None:
+    lock_account(membership.account_id)
     # Only the membership row: PostgreSQL would otherwise lock the user and account rows too.
     return (
         Membership.objects.select_for_update(of=("self",))
@@ -128,33 +171,58 @@ def _locked(membership: Membership) -> Membership | None:
     )
 
 
+def _refusal(
+    *, actor: User, as_staff: bool, action: str, current: Membership, roles: list[str]
+) -> MembershipRefused | None:
+    if as_staff:
+        return membership_refusal(staff=actor, action=action, member=current.user, roles=roles)
+    return member_refusal(actor=actor_membership(current.account, actor), roles=roles)
+
+
+def _is_last_owner(current: Membership) -> bool:
+    return (
+        current.role == Membership.Role.OWNER
+        and not current.account.memberships.filter(role=Membership.Role.OWNER)
+        .exclude(pk=current.pk)
+        .exists()
+    )
+
+
 @transaction.atomic
 def change_role(
     *,
     membership: Membership,
     role: str,
-    staff: User,
+    actor: User,
+    as_staff: bool = False,
     context: RequestContext | None = None,
 ) -> Membership:
-    """Give the member `role` on behalf of `staff`; record the change if the role changed."""
-    _check_role(role)
+    """Give the member `role` on behalf of `actor` (a fellow member, or staff in the admin when
+    `as_staff`); record the change if the role changed.
+
+    Members cannot demote the last owner; staff (superusers, for owners) may, to repair or close
+    an account.
+    """
+    check_role(role)
     # The stored role, not the one on the instance: an admin form has already overwritten it.
     current = _locked(membership)
     if current is None:
         raise MembershipRefused("This membership was removed meanwhile.")
     old_role = current.role
-    refusal = membership_refusal(
-        staff=staff, action="change", member=current.user, roles=[old_role, role]
+    refusal = _refusal(
+        actor=actor, as_staff=as_staff, action="change", current=current, roles=[old_role, role]
     )
     if refusal is not None:
         raise refusal
     if role == old_role:
         return current
+    if not as_staff and _is_last_owner(current):
+        raise MembershipRefused(LAST_OWNER, "role")
     current.role = role
     current.save(update_fields=["role"])
     record_event(
         event_type=ActivityEvent.Type.MEMBER_CHANGED,
-        user=staff,
+        user=actor,
         account=current.account,
         context=context,
         details={"member": current.user.email, "role": role, "old_role": old_role},
@@ -164,21 +232,35 @@ def change_role(
 
 @transaction.atomic
 def remove_member(
-    *, membership: Membership, staff: User, context: RequestContext | None = None
+    *,
+    membership: Membership,
+    actor: User,
+    as_staff: bool = False,
+    context: RequestContext | None = None,
 ) -> None:
-    """Remove the membership on behalf of `staff` and record it; already removed is a no-op."""
+    """Remove the membership on behalf of `actor` (the member themselves: they leave) and
+    record it; already removed is a no-op. The last owner can neither be removed nor leave,
+    except by staff.
+
+    The member's sessions are out of the account from their next request on: each request
+    looks the session's account up among the user's memberships (accounts.middleware).
+    """
     current = _locked(membership)
     if current is None:
         return
-    refusal = membership_refusal(
-        staff=staff, action="delete", member=current.user, roles=[current.role]
-    )
-    if refusal is not None:
-        raise refusal
+    leaving = not as_staff and current.user_id == actor.pk
+    if not leaving:
+        refusal = _refusal(
+            actor=actor, as_staff=as_staff, action="delete", current=current, roles=[current.role]
+        )
+        if refusal is not None:
+            raise refusal
+    if not as_staff and _is_last_owner(current):
+        raise MembershipRefused(LAST_OWNER)
     current.delete()
     record_event(
-        event_type=ActivityEvent.Type.MEMBER_REMOVED,
-        user=staff,
+        event_type=ActivityEvent.Type.LEFT if leaving else ActivityEvent.Type.MEMBER_REMOVED,
+        user=actor,
         account=current.account,
         context=context,
         details={"member": current.user.email, "role": current.role},

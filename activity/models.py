@@ -44,6 +44,10 @@ class ActivityEvent(models.Model):
         MEMBER_ADDED = "member_added", "Member added"
         MEMBER_CHANGED = "member_changed", "Member role changed"
         MEMBER_REMOVED = "member_removed", "Member removed"
+        INVITED = "invited", "Member invited"
+        INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
+        JOINED = "joined", "Member joined"
+        LEFT = "left", "Member left"
         # A member's login: recorded in each of their accounts, whose owners should know.
         PASSWORD_RESET = "password_reset", "Password reset"
         PASSWORD_CHANGED = "password_changed", "Password changed"

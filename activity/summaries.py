@@ -55,6 +55,15 @@ def event_summary(event: ActivityEvent) -> str:
         )
     if event.event_type == ActivityEvent.Type.MEMBER_REMOVED:
         return f"Removed {details.get('member')} ({details.get('role')})"
+    if event.event_type == ActivityEvent.Type.INVITED:
+        verb = "Invited again" if details.get("resent") else "Invited"
+        return f"{verb} {details.get('email')} as {details.get('role')}"
+    if event.event_type == ActivityEvent.Type.INVITATION_REVOKED:
+        return f"Revoked the invitation of {details.get('email')} ({details.get('role')})"
+    if event.event_type == ActivityEvent.Type.JOINED:
+        return f"{details.get('member')} joined as {details.get('role')}"
+    if event.event_type == ActivityEvent.Type.LEFT:
+        return f"{details.get('member')} left ({details.get('role')})"
     if event.event_type == ActivityEvent.Type.PASSWORD_RESET:
         return f"{details.get('member')} reset their password with an emailed link"
     if event.event_type == ActivityEvent.Type.PASSWORD_CHANGED:

@@ -28,6 +28,11 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
         # A rolled key in its grace period and its successor count once: as the successor.
         return self.active(now).filter(replaced_by__isnull=True)
 
+    def seen_by(self, user_id: int, now: datetime | None = None) -> ApiKeyQuerySet:
+        """Active keys whose secret `user_id` was shown: those they created or rolled (a roll's
+        successor is its roller's). Keys already rolled are left out: their successors count."""
+        return self.active(now).filter(created_by_id=user_id, replaced_by__isnull=True)
+
     def revoked(self) -> ApiKeyQuerySet:
         return self.filter(revoked_at__isnull=False)
 

@@ -11,17 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from accounts.models import Account, Membership, User
+from accounts.models import Account
+from accounts.notifications import manager_emails, send_to_each
 from activity.models import ActivityEvent
 from apikeys.expiry import EXPIRY_WARNING
 from apikeys.models import ApiKey, ExpiryNotice
-from voxkeys.safetext import replace_unsafe
 
 logger = logging.getLogger(__name__)
 
@@ -43,28 +42,6 @@ def notify_key_event(sender: object, event: ActivityEvent, **kwargs: object) -> 
         # After the commit: a rolled-back action sends nothing, and a mail server that is slow
         # or down never holds the transaction open.
         transaction.on_commit(partial(send_key_event_email, event.pk), robust=True)
-
-
-def key_manager_emails(account: Account) -> list[str]:
-    """Return the addresses of the account's active owners and admins."""
-    return list(
-        User.objects.filter(
-            is_active=True,
-            memberships__account=account,
-            memberships__role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
-        )
-        .order_by("email")
-        .values_list("email", flat=True)
-        .distinct()
-    )
-
-
-def _send_to_each(subject: str, body: str, recipients: list[str]) -> None:
-    # One message per recipient, so no one learns who else manages the account's keys.
-    # A key name with a line break must not break (or inject) a header.
-    subject = replace_unsafe(" ".join(subject.split()))
-    body = replace_unsafe(body, keep="\n")
-    send_mass_mail([(subject, body, None, [email]) for email in recipients], fail_silently=False)
 
 
 def send_key_event_email(event_id: int) -> None:
@@ -105,7 +82,7 @@ def send_key_event_email(event_id: int) -> None:
                 f"[VoxPria] API key “{key.name}” {event.get_event_type_display().lower()} "
                 f"in {event.account.name}"
             )
-        _send_to_each(subject, body, key_manager_emails(event.account))
+        send_to_each(subject, body, manager_emails(event.account))
     except Exception:
         logger.exception("Could not email owners and admins about key event %s.", event_id)
 
@@ -137,7 +114,7 @@ def send_expiry_notice(*, key: ApiKey, kind: ExpiryNotice.Kind, now: datetime) -
             subject = (
                 f"[VoxPria] API key “{key.name}” in {key.account.name} expires on {expires_on}"
             )
-            _send_to_each(subject, body, key_manager_emails(key.account))
+            send_to_each(subject, body, manager_emails(key.account))
     except IntegrityError:
         return False
     return True

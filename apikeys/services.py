@@ -574,3 +574,12 @@ def revoke_leaked_key(*, key: ApiKey, url: str, source: str) -> bool:
         details={"url": url, "source": source},
     )
     return True
+
+
+@transaction.atomic
+def roll_keys(
+    *, keys: list[ApiKey], user: User, grace: timedelta, context: RequestContext | None = None
+) -> list[CreatedKey]:
+    """Roll each of `keys` with the same grace period (the keys a former member saw), all or
+    none: each one by roll_key's rules."""
+    return [roll_key(key=key, user=user, grace=grace, context=context) for key in keys]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apikeys import views
+from apikeys import former_members, views
 
 app_name = "apikeys"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/roll/", views.roll, name="roll"),
     path("<int:pk>/revoke/", views.revoke, name="revoke"),
+    path("former-members/<int:user_id>/", former_members.former_member, name="former_member"),
 ]

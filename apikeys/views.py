@@ -253,7 +253,13 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
         "block_help": block_help(block, account) if block else None,
         "can_manage": can_manage,
         "can_roll": can_manage and account.in_good_standing,
+        "member_ids": member_ids(account),
     }
+
+
+def member_ids(account: Account) -> set[int]:
+    """The account's members, so a key created by anyone else reads "by a former member"."""
+    return set(account.memberships.values_list("user_id", flat=True))
 
 
 def inactive_block(api_key: ApiKey) -> Block:
@@ -403,5 +409,6 @@ def detail(request: AccountRequest, pk: int) -> HttpResponse:
         "events": [(event, event_summary(event)) for event in events],
         "can_manage": can_manage,
         "can_roll": can_manage and account.in_good_standing,
+        "member_ids": member_ids(account),
     }
     return render(request, "apikeys/detail.html", context)

@@ -55,10 +55,12 @@ def test_anonymous_users_are_sent_to_login(client: Client, path: str) -> None:
     assert response["Location"] == f"/login/?next={path}"
 
 
-# Signing in, and getting back in without a password.
+# Signing in, getting back in without a password, and an invitation's link (opened signed out
+# by the person it invites).
 PUBLIC_PAGES = {
     "login",
     "logout",
+    "invitation",
     "password_reset",
     "password_reset_done",
     "password_reset_confirm",

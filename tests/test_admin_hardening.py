@@ -372,7 +372,7 @@ def test_the_services_refuse_what_the_forms_hide(
     with pytest.raises(MembershipRefused, match="Only a superuser can make someone an owner"):
         add_member(account=owner.account, user=customer, role="owner", staff=helpdesk)
     with pytest.raises(MembershipRefused, match="Only a superuser"):
-        change_role(membership=owner, role="member", staff=helpdesk)
+        change_role(membership=owner, role="member", actor=helpdesk, as_staff=True)
     with pytest.raises(MembershipRefused, match="permission to add"):
         add_member(
             account=owner.account,

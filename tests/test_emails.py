@@ -90,7 +90,7 @@ def test_lookups_are_exact_on_the_canonical_form() -> None:
         User.objects.get_by_natural_key("adm\u0131n@voxkeys.test")
 
 
-migration = importlib.import_module("accounts.migrations.0005_canonical_emails")
+migration = importlib.import_module("accounts.migrations.0006_canonical_emails")
 
 
 def test_the_migration_canonicalizes_stored_emails(owner: Membership) -> None:

@@ -246,6 +246,13 @@ if (
         "VoxKeys: LOGIN_FAILURE_LIMIT, LOGIN_IP_FAILURE_LIMIT, LOGIN_LOCKOUT_MINUTES, "
         "SESSION_IDLE_TIMEOUT and SUDO_MODE_MINUTES must be at least 1."
     )
+# An invitation's link works for this many days after it was sent (or resent).
+INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
+if INVITATION_TTL_DAYS < 1:
+    sys.exit("VoxKeys: INVITATION_TTL_DAYS must be at least 1.")
+# The dashboard's address, for links in emails sent outside a request (`createaccount`); emails
+# sent from a page link to the address that page was served from.
+SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/") or "http://127.0.0.1:8000"
 
 # django-axes counts failures in the database (shared by every process and machine, and rolled
 # back with each test); accounts.lockout.LoginLockoutHandler adds the IP-wide limit.

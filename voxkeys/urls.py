@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from accounts.members import views as member_views
 from api.errors import unknown_endpoint
 
 urlpatterns = [
@@ -16,6 +17,8 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("invitations/<str:token>/", member_views.accept, name="invitation"),
+    path("settings/members/", include("accounts.members.urls")),
     # The account's activity log, reached from Settings -> API Keys (its URL since it began).
     path("settings/api-keys/activity/", include("activity.urls")),
     path("settings/api-keys/", include("apikeys.urls")),

@@ -71,3 +71,9 @@ def run_copied_command(command: str) -> tuple[int, dict[str, Any]]:
     )
     body, _, status = result.stdout.rpartition("\n")
     return int(status), json.loads(body)
+
+
+def open_members(page: Page) -> None:
+    """Settings → Members in the sidebar."""
+    page.get_by_role("navigation").get_by_role("link", name="Members").click()
+    expect(page.get_by_role("heading", name="Members", level=1)).to_be_visible()

@@ -37,7 +37,7 @@ def canonicalize_emails(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0004_safe_text")]
+    dependencies = [("accounts", "0005_invitations")]
 
     operations = [
         # Going back keeps the canonical forms: the code before this looked emails up
