@@ -19,7 +19,7 @@ from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 
-from accounts.credentials import record_staff_password_set
+from accounts.credentials import record_staff_email_change, record_staff_password_set
 from accounts.models import Account, Membership, User
 from accounts.requests import staff_user
 from accounts.services import (
@@ -237,6 +237,20 @@ class UserAdmin(DjangoUserAdmin):
         if obj is not None and not may_set_credentials(staff_user(request), obj):
             readonly.append("email")
         return readonly
+
+    def save_model(
+        self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
+    ) -> None:
+        # The admin saves inside its own transaction: the record commits with the change.
+        old_email = form.initial.get("email", obj.email) if change else obj.email
+        super().save_model(request, obj, form, change)
+        if change and "email" in form.changed_data:
+            record_staff_email_change(
+                user=obj,
+                old_email=old_email,
+                staff=staff_user(request),
+                context=RequestContext.from_request(request),
+            )
 
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""

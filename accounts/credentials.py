@@ -89,6 +89,16 @@ def change_name(*, user: User, full_name: str) -> None:
     user.save(update_fields=["full_name"])
 
 
+def _owner_emails(accounts: list[Account]) -> list[str]:
+    return list(
+        User.objects.filter(
+            is_active=True,
+            memberships__account__in=accounts,
+            memberships__role=Membership.Role.OWNER,
+        ).values_list("email", flat=True)
+    )
+
+
 def _save_password(user: User, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
@@ -158,14 +168,36 @@ def record_staff_password_set(
         context=context,
         details={"member": user.email},
     )
-    owners = User.objects.filter(
-        is_active=True, memberships__account__in=accounts, memberships__role=Membership.Role.OWNER
-    ).values_list("email", flat=True)
     _email_after_commit(
         f"[VoxPria] VoxPria staff set a new password for {user.email}",
         "accounts/email/staff_password_set.txt",
         {"user": user, "staff": staff, "accounts": accounts, "context": context},
-        [user.email, *owners],
+        [user.email, *_owner_emails(accounts)],
+    )
+
+
+@transaction.atomic
+def record_staff_email_change(
+    *, user: User, old_email: str, staff: User, context: RequestContext | None = None
+) -> None:
+    """Record and announce that `staff` changed `user`'s email from `old_email` (the admin's
+    form saved it, in this transaction): the old address, the new one and the owners are told,
+    since the new address can now reset the password."""
+    check_staff_may_set_credentials(staff=staff, user=user)
+    if user.pk == staff.pk or old_email == user.email:
+        return
+    accounts = _record_in_accounts(
+        user=user,
+        actor=staff,
+        event_type=ActivityEvent.Type.EMAIL_CHANGED,
+        context=context,
+        details={"member": user.email, "old_email": old_email, "staff": True},
+    )
+    _email_after_commit(
+        f"[VoxPria] VoxPria staff changed the email of {old_email}",
+        "accounts/email/staff_email_changed.txt",
+        {"user": user, "old_email": old_email, "staff": staff, "accounts": accounts},
+        [old_email, user.email, *_owner_emails(accounts)],
     )
 
 

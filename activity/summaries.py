@@ -71,6 +71,11 @@ def event_summary(event: ActivityEvent) -> str:
     if event.event_type == ActivityEvent.Type.STAFF_PASSWORD_SET:
         return f"VoxPria staff set a new password for {details.get('member')}"
     if event.event_type == ActivityEvent.Type.EMAIL_CHANGED:
+        if details.get("staff"):
+            return (
+                f"VoxPria staff changed the email of {details.get('old_email')} "
+                f"to {details.get('member')}"
+            )
         return f"{details.get('old_email')} changed their email to {details.get('member')}"
     when = ""
     if details.get("expired_at"):

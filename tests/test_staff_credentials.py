@@ -73,7 +73,9 @@ def test_staff_cannot_change_the_email_of_an_owner_or_admin(
     assert target.user.email == email
 
 
-def test_staff_may_still_change_a_plain_members_email(member: Membership) -> None:
+def test_a_staff_email_change_of_a_member_is_recorded_and_told_to_both_addresses_and_owners(
+    member: Membership, owner: Membership, on_commit_at_once: None
+) -> None:
     response = helpdesk().post(
         f"/admin/accounts/user/{member.user_id}/change/",
         change_form(member.user, email="Member.New@ACME.test"),
@@ -81,6 +83,23 @@ def test_staff_may_still_change_a_plain_members_email(member: Membership) -> Non
     assert response.status_code == 302
     member.user.refresh_from_db()
     assert member.user.email == "member.new@acme.test"
+    event = ActivityEvent.objects.get()
+    assert (event.event_type, event.actor_email) == (ActivityEvent.Type.EMAIL_CHANGED, STAFF_EMAIL)
+    assert event_summary(event) == (
+        "VoxPria staff changed the email of member@acme.test to member.new@acme.test"
+    )
+    assert sorted(message.to[0] for message in mail.outbox) == [
+        "member.new@acme.test",
+        "member@acme.test",
+        "owner@acme.test",
+    ]
+
+
+def test_saving_a_user_without_changing_the_email_records_nothing(member: Membership) -> None:
+    url = f"/admin/accounts/user/{member.user_id}/change/"
+    response = helpdesk().post(url, change_form(member.user, full_name="Mem Ber"))
+    assert response.status_code == 302
+    assert not ActivityEvent.objects.exists()
 
 
 def test_a_staff_password_reset_is_recorded_and_emailed_to_the_user_and_the_owners(
