@@ -17,7 +17,7 @@ from typing import Any
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
 from accounts.emails import canonical_email
@@ -265,7 +265,11 @@ def confirm_email_change(*, user: User, token: str, context: RequestContext | No
         raise CredentialsRefused("This link was already used, or your email changed since.")
     _check_email_free(new_email, current)
     current.email = new_email
-    current.save(update_fields=["email"])
+    try:
+        with transaction.atomic():
+            current.save(update_fields=["email"])
+    except IntegrityError:  # another login took the address since the check
+        raise CredentialsRefused(EMAIL_TAKEN) from None
     user.email = new_email
     _record_in_accounts(
         user=current,

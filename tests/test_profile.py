@@ -214,3 +214,14 @@ def test_guessing_the_current_password_is_locked_out_like_the_login(
     response = owner_client.post(PASSWORD_URL, {**guess, "current_password": PASSWORD})
     assert response.status_code == 429
     assert User.objects.get(pk=owner.user_id).check_password(PASSWORD)
+
+
+def test_an_address_taken_after_the_link_was_sent_is_refused_at_the_link(
+    owner_client: Client, owner: Membership, on_commit_at_once: None
+) -> None:
+    owner_client.post(EMAIL, {"email": NEW_EMAIL})
+    UserFactory(email=NEW_EMAIL)
+    response = owner_client.post(link_in_last_email(NEW_EMAIL))
+    assertContains(response, "Another login already uses this email address.", status_code=400)
+    owner.user.refresh_from_db()
+    assert owner.user.email == "owner@acme.test"
