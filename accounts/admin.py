@@ -23,6 +23,7 @@ from accounts.credentials import record_staff_email_change, record_staff_passwor
 from accounts.models import Account, Membership, User
 from accounts.requests import staff_user
 from accounts.services import (
+    MANAGER_ROLES,
     add_member,
     change_role,
     may_edit_user,
@@ -40,8 +41,8 @@ PRIVILEGE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
 class MembershipForm(forms.ModelForm):
     """A membership in the admin, limited to what the signed-in staff user may do with it.
 
-    The rules are accounts.services.membership_refusal; this form shows them (owner left out
-    of the role choices, rows the staff user may not touch disabled) and turns a forged
+    The rules are accounts.services.membership_refusal; this form shows them (owner and admin
+    left out of the role choices, rows the staff user may not touch disabled) and turns a forged
     submission into an error next to the field.
     """
 
@@ -74,9 +75,9 @@ class MembershipForm(forms.ModelForm):
         if self.locked:
             role.disabled = True
         elif not may_grant_privileges(self.staff):
-            # Only the widget: a posted "owner" still reaches clean(), which says why not.
+            # Only the widget: a posted "admin" still reaches clean(), which says why not.
             role.widget.choices = [
-                choice for choice in role.widget.choices if choice[0] != Membership.Role.OWNER
+                choice for choice in role.widget.choices if choice[0] not in MANAGER_ROLES
             ]
 
     def clean(self) -> dict[str, Any]:

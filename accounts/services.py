@@ -16,16 +16,13 @@ from accounts.models import Account, Membership, User
 from activity.events import RequestContext, record_event
 from activity.models import ActivityEvent
 
-OWNER_ROLE_REFUSED = "Only a superuser can make someone an owner or change an owner's membership."
+MANAGER_ROLE_REFUSED = (
+    "Only a superuser can make someone an owner or admin, or change an owner's or admin's "
+    "membership: owners and admins create API keys, and see their secrets."
+)
 OWN_MEMBERSHIP_REFUSED = (
     "Only a superuser can add, change or remove your own memberships: ask one to do it."
 )
-MANAGERS_ONLY = "Only the account's owners and admins can invite, change or remove members."
-OWNERS_ONLY = "Only an owner can invite owners, make someone an owner or change an owner's role."
-LAST_OWNER = (
-    "An account needs an owner: make someone else an owner first, then change or remove this one."
-)
-MANAGER_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
 MANAGERS_ONLY = "Only the account's owners and admins can invite, change or remove members."
 OWNERS_ONLY = "Only an owner can invite owners, make someone an owner or change an owner's role."
 LAST_OWNER = (
@@ -85,9 +82,9 @@ def membership_refusal(
     """Return why `staff` may not `action` ("add", "change", "delete") this membership of
     `member`, whose role is or becomes each of `roles`; None if they may.
 
-    Owners control everything in an account, so only superusers grant, change or remove the
-    owner role; nor do other staff change their own memberships, which would grant them access
-    to a customer's account.
+    Owners and admins create keys (and see their secrets), so only superusers grant, change or
+    remove those roles: otherwise staff could add a login they control as an admin and take
+    over a customer. Nor do other staff change their own memberships, for the same reason.
     """
     if not (staff.is_staff and staff.has_perm(f"accounts.{action}_membership")):
         return MembershipRefused(f"You need the permission to {action} memberships.")
@@ -95,8 +92,8 @@ def membership_refusal(
         return None
     if member.pk is not None and member.pk == staff.pk:
         return MembershipRefused(OWN_MEMBERSHIP_REFUSED, "user")
-    if Membership.Role.OWNER in roles:
-        return MembershipRefused(OWNER_ROLE_REFUSED, "role")
+    if MANAGER_ROLES & set(roles):
+        return MembershipRefused(MANAGER_ROLE_REFUSED, "role")
     return None
 
 
