@@ -92,7 +92,7 @@ def membership_refusal(
         return None
     if member.pk is not None and member.pk == staff.pk:
         return MembershipRefused(OWN_MEMBERSHIP_REFUSED, "user")
-    if MANAGER_ROLES & set(roles):
+    if any(role in MANAGER_ROLES for role in roles):
         return MembershipRefused(MANAGER_ROLE_REFUSED, "role")
     return None
 
