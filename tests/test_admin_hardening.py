@@ -24,7 +24,7 @@ from apikeys.admin import SECRET_FIELDS
 from apikeys.models import ApiKey
 from apikeys.services import create_key
 from tests.factories import AccountFactory, MembershipFactory, UserFactory
-from tests.support.admin import STAFF_EMAIL, logged_in, new_superuser, staff_with
+from tests.support.admin import STAFF_EMAIL, logged_in, new_superuser, staff_with, user_form
 
 pytestmark = pytest.mark.django_db
 
@@ -49,21 +49,6 @@ def shown(response: object) -> str:
 
 def has_input(page: str, name: str) -> bool:
     return re.search(rf'<(input|select|textarea)[^>]*name="{name}"', page) is not None
-
-
-def user_form(user: User, **changes: object) -> dict[str, object]:
-    """The user change form as the admin posts it, with `changes` on top."""
-    data: dict[str, object] = {
-        "email": user.email,
-        "full_name": user.full_name,
-        "is_active": "on",
-        "date_joined_0": "2024-01-02",
-        "date_joined_1": "03:04:05",
-        "memberships-TOTAL_FORMS": "0",
-        "memberships-INITIAL_FORMS": "0",
-    }
-    data.update(changes)
-    return data
 
 
 def forged_privileges() -> dict[str, object]:

@@ -9,11 +9,11 @@ from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.test import Client
 
-from accounts.models import Membership, User
+from accounts.models import Membership
 from activity.models import ActivityEvent
 from activity.summaries import event_summary
 from tests.factories import PASSWORD
-from tests.support.admin import STAFF_EMAIL, logged_in, new_superuser, staff_with
+from tests.support.admin import STAFF_EMAIL, logged_in, new_superuser, staff_with, user_form
 
 pytestmark = pytest.mark.django_db
 
@@ -23,20 +23,6 @@ SET_PASSWORD = {"usable_password": "true", "password1": NEW_PASSWORD, "password2
 
 def helpdesk() -> Client:
     return logged_in(staff_with("accounts.change_user", "accounts.view_user"))
-
-
-def change_form(user: User, **changes: str) -> dict[str, str]:
-    data = {
-        "email": user.email,
-        "full_name": user.full_name,
-        "is_active": "on",
-        "date_joined_0": "2024-01-02",
-        "date_joined_1": "03:04:05",
-        "memberships-TOTAL_FORMS": "0",
-        "memberships-INITIAL_FORMS": "0",
-    }
-    data.update(changes)
-    return data
 
 
 @pytest.mark.parametrize("role", ["owner", "admin_member"])
@@ -66,7 +52,7 @@ def test_staff_cannot_change_the_email_of_an_owner_or_admin(
 
     page = client.get(url).text
     assert 'name="email"' not in page  # shown read-only
-    response = client.post(url, change_form(target.user, email="puppet@evil.example"))
+    response = client.post(url, user_form(target.user, email="puppet@evil.example"))
 
     assert response.status_code == 302  # the rest of the form saves; the email is ignored
     target.user.refresh_from_db()
@@ -78,7 +64,7 @@ def test_a_staff_email_change_of_a_member_is_recorded_and_told_to_both_addresses
 ) -> None:
     response = helpdesk().post(
         f"/admin/accounts/user/{member.user_id}/change/",
-        change_form(member.user, email="Member.New@ACME.test"),
+        user_form(member.user, email="Member.New@ACME.test"),
     )
     assert response.status_code == 302
     member.user.refresh_from_db()
@@ -97,7 +83,7 @@ def test_a_staff_email_change_of_a_member_is_recorded_and_told_to_both_addresses
 
 def test_saving_a_user_without_changing_the_email_records_nothing(member: Membership) -> None:
     url = f"/admin/accounts/user/{member.user_id}/change/"
-    response = helpdesk().post(url, change_form(member.user, full_name="Mem Ber"))
+    response = helpdesk().post(url, user_form(member.user, full_name="Mem Ber"))
     assert response.status_code == 302
     assert not ActivityEvent.objects.exists()
 
