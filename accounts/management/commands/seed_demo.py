@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.emails import canonical_email
 from accounts.models import Account, Membership, User
 from apikeys.expiry import CUSTOM, DEFAULT_EXPIRATION
 from apikeys.models import ApiKey
@@ -139,7 +140,7 @@ class Command(BaseCommand):
         return logins
 
     def _user(self, email: str, password: str, **flags: bool) -> User:
-        user = User.objects.filter(email__iexact=email).first()
+        user = User.objects.filter(email=canonical_email(email)).first()
         if user is None:
             user = User.objects.create_user(email=email, password=password, **flags)
         else:
