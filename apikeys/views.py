@@ -95,6 +95,10 @@ def create(request: AccountRequest) -> HttpResponse:
         return render_form(request, ApiKeyForm(account=account))
 
     form = ApiKeyForm(request.POST, account=account)
+    if "review" in request.POST:
+        # "Update the review" (without JavaScript): the same form, its review written for what
+        # was chosen; nothing is created.
+        return render_form(request, form)
     if form.is_valid():
         try:
             created = create_key(

@@ -675,3 +675,21 @@ def test_the_reveal_of_an_allowlisted_key_says_where_to_run_the_check(
     )
     response = owner_client.post(CREATE, form_data(name="Open"), headers=HTMX)
     assertNotContains(response, "This key only works from")
+
+
+def test_without_javascript_update_the_review_rewrites_it_and_creates_nothing(
+    owner_client: Client,
+) -> None:
+    blank = owner_client.get(CREATE)
+    assertContains(blank, '<button type="submit" name="review" value="1"')
+    assertContains(blank, "Tick at least one scope: a key without scopes can't do anything.")
+    data = form_data(scopes=["contacts:write"], environment="test", review="1")
+    response = owner_client.post(CREATE, data)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert re.search(r"<p data-review-none hidden>", content)
+    assert re.search(r'<li data-review-item="contacts:write">', content)
+    assert re.search(r'<li data-review-item="calls:read" hidden>', content)
+    assertContains(response, "A test key: it sees only test data")
+    assertNotContains(response, "Fix these")
+    assert not ApiKey.objects.exists()

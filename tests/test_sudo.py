@@ -111,6 +111,28 @@ def test_after_15_minutes_the_password_is_asked_and_nothing_is_done(
     assert unchanged(api_key)
 
 
+@pytest.mark.parametrize(
+    ("view", "action"),
+    [("create", "create an API key"), ("roll", "roll an API key"), ("edit", "edit an API key")],
+)
+def test_the_prompt_names_the_action_it_protects(
+    client: Client, api_key: ApiKey, clock: Any, view: str, action: str
+) -> None:
+    url, _ = requests_for(api_key)[view]
+    clock.move_to(START + timedelta(minutes=20))
+    sentence = f"To {action}, confirm your password."
+    assertContains(client.get(url, headers=HTMX), sentence)
+    # Still named after a wrong password, from the URL the prompt sends the member on to.
+    response = client.post(CONFIRM, {"password": "not it", "next": url}, headers=HTMX)
+    assertContains(response, sentence, status_code=422)
+
+
+def test_a_prompt_for_an_unknown_page_stays_general(client: Client, clock: Any) -> None:
+    clock.move_to(START + timedelta(minutes=20))
+    response = client.post(CONFIRM, {"password": "not it", "next": "/nowhere/?x=1"})
+    assertContains(response, "This is a sensitive action. Confirm your password", status_code=422)
+
+
 @MODES
 def test_a_wrong_password_asks_again_with_an_error_and_changes_nothing(
     client: Client, api_key: ApiKey, clock: Any, headers: dict[str, str]

@@ -14,7 +14,7 @@ from tests.support.browser import Login, open_api_keys, open_create_dialog
 DANGER = "rgb(192, 38, 45)"  # app.css --color-danger
 NAME_ERROR = "Give the key a descriptive name."
 SCOPE_ERROR = "Choose at least one permission scope."
-DISCARD = "Discard this key?"
+DISCARD = "Discard this form?"
 
 
 def border_colour(field: Locator) -> str:
@@ -77,7 +77,7 @@ def test_the_dialog_keeps_its_top_edge_as_the_review_and_errors_appear(
     login: Login, owner: Membership, page: Page
 ) -> None:
     # Tall enough for the whole form: a dialog centred in the window would move up as it grows.
-    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.set_viewport_size({"width": 1280, "height": 1800})
     login(owner)
     open_api_keys(page)
     dialog = open_create_dialog(page)

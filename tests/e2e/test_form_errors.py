@@ -3,6 +3,8 @@ that takes the focus and links to each field; the allowlist is checked as it los
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
@@ -85,3 +87,37 @@ def test_the_review_follows_environment_and_allowlist_and_the_reveal_says_where_
     expect(verify).to_contain_text(
         "This key only works from 203.0.113.0/24: run the check from one of those machines."
     )
+
+
+def test_the_revealed_key_fits_a_375_px_phone(
+    login: Login, owner: Membership, live_server: LiveServer
+) -> None:
+    page = login(owner)
+    page.set_viewport_size({"width": 375, "height": 740})
+    open_create_page(page, live_server)
+    page.get_by_label("Key Name").fill("Phone")
+    page.get_by_label("calls:read", exact=True).check()
+    page.get_by_role("button", name="Create API Key").click()
+    key = page.get_by_label("API key", exact=True)
+    expect(key).to_have_value(re.compile("^vxp_live_"))
+    # Every character in view: nothing to scroll inside the field, nothing past the screen.
+    assert key.evaluate(
+        "el => el.scrollWidth <= el.clientWidth && el.scrollHeight <= el.clientHeight"
+    )
+    assert key.evaluate("el => el.getBoundingClientRect().right") <= 375
+
+
+def test_without_javascript_the_review_updates_on_the_server_round_trip(
+    login_without_javascript: Login, owner: Membership
+) -> None:
+    page = login_without_javascript(owner)
+    page.get_by_role("button", name="Create New API Key").first.click()
+    review = page.get_by_role("region", name="Review")
+    expect(review.get_by_text("Tick at least one scope")).to_be_visible()
+    page.get_by_label("calls:read", exact=True).check()
+    # The name is still empty: the review needs none (the button skips the browser's check).
+    page.get_by_role("button", name="Update the review").click()
+    expect(review.get_by_text("Tick at least one scope")).to_be_hidden()
+    expect(review.get_by_role("listitem")).to_have_text(["see your calls and their outcomes"])
+    expect(page.get_by_label("calls:read", exact=True)).to_be_checked()
+    assert not ApiKey.objects.exists()
