@@ -468,6 +468,17 @@ def roll_key(
     return created
 
 
+def not_rolled_block(key: ApiKey) -> Block:
+    return Block(
+        code="not_rolled",
+        title="This key was not rolled",
+        message=(
+            f"“{key.name}” has no replacement, so there is no old secret to end. "
+            "To stop the key itself, revoke it."
+        ),
+    )
+
+
 @transaction.atomic
 def end_grace(*, key: ApiKey, user: User, context: RequestContext | None = None) -> ApiKey:
     """Stop a rolled key's old secret now, before its grace period ends.
@@ -483,16 +494,7 @@ def end_grace(*, key: ApiKey, user: User, context: RequestContext | None = None)
         raise KeyNotActive(key)
     successor = key.replaced_by
     if successor is None:
-        raise KeyActionRefused(
-            Block(
-                code="not_rolled",
-                title="This key was not rolled",
-                message=(
-                    f"“{key.name}” has no replacement, so there is no old secret to end. "
-                    "To stop the key itself, revoke it."
-                ),
-            )
-        )
+        raise KeyActionRefused(not_rolled_block(key))
     key.revoked_at, key.revoked_by = timezone.now(), user
     key.save(update_fields=["revoked_at", "revoked_by"])
     record_event(

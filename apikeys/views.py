@@ -49,6 +49,7 @@ from apikeys.services import (
     edit_key,
     end_grace,
     manage_block,
+    not_rolled_block,
     record_expirations,
     revoke_key,
     roll_block,
@@ -253,6 +254,8 @@ def end_now(request: AccountRequest, pk: int) -> HttpResponse:
     block = manage_block(request.user, account)
     if block is not None:
         return render_block(request, block)
+    if api_key.replaced_by_id is None:
+        return render_block(request, not_rolled_block(api_key))
     if request.method == "GET":
         return render_dialog(request, "apikeys/end_grace.html", {"api_key": api_key})
     try:
