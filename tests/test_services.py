@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -14,9 +15,12 @@ from apikeys.services import (
     DuplicateSubmission,
     InvalidKeyInput,
     KeyActionRefused,
+    KeyNotActive,
     create_key,
     creation_block,
+    end_grace,
     revoke_key,
+    roll_key,
 )
 from tests.factories import AccountFactory, MembershipFactory, UserFactory
 
@@ -254,3 +258,26 @@ def test_limit_holds_under_concurrent_creates() -> None:
 
     assert sorted(outcomes) == ["created"] * 3 + ["key_limit_reached"] * 5
     assert account.api_keys.active().count() == 3
+
+
+def test_end_grace_stops_only_the_old_secret_and_the_pair_still_counts_once(
+    owner: Membership, member: Membership
+) -> None:
+    old = create_key(
+        account=owner.account, user=owner.user, name="Main", scopes=["calls:read"]
+    ).api_key
+    new = roll_key(key=old, user=owner.user, grace=timedelta(days=1)).api_key
+    assert owner.account.api_keys.counted_against_limit().count() == 1
+    with pytest.raises(KeyActionRefused):
+        end_grace(key=old, user=member.user)
+    with pytest.raises(KeyActionRefused) as refused:
+        end_grace(key=new, user=owner.user)
+    assert refused.value.block.code == "not_rolled"
+
+    ended = end_grace(key=old, user=owner.user)
+    assert (ended.is_active, ended.revoked_by, ended.status) == (False, owner.user, "Rolled")
+    new.refresh_from_db()
+    assert new.is_active
+    assert owner.account.api_keys.counted_against_limit().count() == 1
+    with pytest.raises(KeyNotActive):
+        end_grace(key=old, user=owner.user)
