@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from apikeys.expiry import EXPIRY_WARNING
+from apikeys.hints import KeyHint, ScopeHint, key_hint
 from apikeys.models import ApiKey
 
 register = template.Library()
@@ -86,3 +87,9 @@ def expiry_words(key: ApiKey) -> str:
 @register.filter
 def expires_soon(key: ApiKey) -> bool:
     return key.expires_at is not None and key.expires_at - timezone.now() <= EXPIRY_WARNING
+
+
+@register.filter(name="key_hint")
+def key_hint_filter(key: ApiKey, idle_scopes: list[ScopeHint]) -> KeyHint | None:
+    """Return the key's one least-privilege hint (apikeys.hints.key_hint) as of now."""
+    return key_hint(key, idle_scopes or [], timezone.now())
