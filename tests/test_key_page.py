@@ -115,7 +115,7 @@ def test_the_chart_summarises_thirty_days_and_has_a_table(owner: Membership) -> 
     usage(api_key, NOW - timedelta(days=30), 5_000)
     with time_machine.travel(NOW, tick=False):
         response = client_for(owner).get(detail_url(api_key))
-    assertContains(response, "1,236 requests in the last 30 days, 3 % errors")
+    assertContains(response, "1,236 requests in the last 30 days, 2.9 % errors")
     assertContains(response, 'role="img"')
     assertContains(
         response,

@@ -12,6 +12,7 @@ from django.utils.safestring import SafeString
 
 from apikeys.expiry import EXPIRY_WARNING
 from apikeys.hints import KeyHint, ScopeHint, key_hint
+from apikeys.insight import ErrorCount, top_errors
 from apikeys.models import ApiKey
 
 register = template.Library()
@@ -93,3 +94,9 @@ def expires_soon(key: ApiKey) -> bool:
 def key_hint_filter(key: ApiKey, idle_scopes: list[ScopeHint]) -> KeyHint | None:
     """Return the key's one least-privilege hint (apikeys.hints.key_hint) as of now."""
     return key_hint(key, idle_scopes or [], timezone.now())
+
+
+@register.simple_tag
+def key_top_errors(key: ApiKey) -> list[ErrorCount]:
+    """Return the errors the key met most in the chart's days (apikeys.insight.top_errors)."""
+    return top_errors(key)

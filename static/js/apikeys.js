@@ -63,6 +63,29 @@
 
   document.addEventListener("keydown", onTabKey);
 
+  // ----- The usage chart's days: one tab stop, the arrows move from day to day (its tooltip
+  // follows the focus), as in a toolbar.
+
+  function onChartKey(evt) {
+    var day = evt.target.closest && evt.target.closest("[data-chart-days] > li");
+    if (!day) return;
+    var days = Array.prototype.slice.call(day.parentElement.children);
+    var index = days.indexOf(day);
+    var next = {
+      ArrowRight: days[Math.min(index + 1, days.length - 1)],
+      ArrowLeft: days[Math.max(index - 1, 0)],
+      Home: days[0],
+      End: days[days.length - 1]
+    }[evt.key];
+    if (!next) return;
+    evt.preventDefault();
+    day.tabIndex = -1;
+    next.tabIndex = 0;
+    next.focus();
+  }
+
+  document.addEventListener("keydown", onChartKey);
+
   function focusInitial(root) {
     var target = root.querySelector('[aria-invalid="true"]') || root.querySelector("[data-autofocus]");
     if (target) target.focus();
