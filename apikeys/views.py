@@ -53,6 +53,7 @@ from apikeys.verify import VERIFY_PATH, verify_snippets
 
 # The page reloads its key list (and shows the new message) when this event reaches <body>.
 KEYS_CHANGED_EVENT = "keysChanged"
+# A message's extra tag is the id of its key's row in the list ("key-<pk>"), which lights up.
 KEY_PAGE_EVENTS = 20
 KEY_PAGE_CLIENTS = 10
 
@@ -108,7 +109,11 @@ def create(request: AccountRequest) -> HttpResponse:
             form.add_service_errors(invalid)
         else:
             # The message names the key, never its secret: messages live in a cookie.
-            messages.success(request, f"API key “{created.api_key.name}” created.")
+            messages.success(
+                request,
+                f"API key “{created.api_key.name}” created.",
+                extra_tags=f"key-{created.api_key.pk}",
+            )
             return render_reveal(request, created.api_key, created.secret)
     # A refused member learns why, not which field was wrong.
     block = creation_block(request.membership)
@@ -147,7 +152,11 @@ def roll(request: AccountRequest, pk: int) -> HttpResponse:
     except KeyNotActive:
         return render_block(request, inactive_block(api_key))
     api_key.refresh_from_db()
-    messages.success(request, f"API key “{api_key.name}” rolled. {old_key_fate(api_key)}")
+    messages.success(
+        request,
+        f"API key “{api_key.name}” rolled. {old_key_fate(api_key)}",
+        extra_tags=f"key-{created.api_key.pk}",
+    )
     return render_reveal(request, created.api_key, created.secret, rolled_from=api_key)
 
 
@@ -188,10 +197,11 @@ def edit(request: AccountRequest, pk: int) -> HttpResponse:
         except InvalidKeyInput as invalid:
             form.add_service_errors(invalid)
         else:
+            tag = f"key-{result.api_key.pk}"
             if result.changed:
-                messages.success(request, f"API key “{result.api_key.name}” updated.")
+                messages.success(request, f"API key “{result.api_key.name}” updated.", tag)
             else:
-                messages.info(request, f"Nothing changed on “{result.api_key.name}”.")
+                messages.info(request, f"Nothing changed on “{result.api_key.name}”.", tag)
             return keys_changed(request)
     return render_edit_form(request, api_key, form, status=422)
 
@@ -217,6 +227,7 @@ def revoke(request: AccountRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             f"API key “{api_key.name}” revoked. Applications using it can no longer call the API.",
+            extra_tags=f"key-{api_key.pk}",
         )
     return keys_changed(request)
 

@@ -59,7 +59,7 @@ def test_open_a_key_and_see_how_it_is_used(login: Login, owner: Membership) -> N
     expect(page.get_by_role("heading", name="CRM sync", level=1)).to_be_visible()
 
     chart = page.get_by_role(
-        "img", name=re.compile("1,204 requests in the last 30 days, 1 % errors")
+        "img", name=re.compile("1,204 requests in the last 30 days, 1.2 % errors")
     )
     expect(chart).to_be_visible()
     clients = page.get_by_role("region", name="Clients")
