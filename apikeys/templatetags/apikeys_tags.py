@@ -122,3 +122,10 @@ def key_top_errors(key: ApiKey) -> list[ErrorCount]:
 def short_agent(user_agent: str) -> str:
     """Return a user agent in a few words (activity.summaries.short_user_agent)."""
     return short_user_agent(user_agent)
+
+
+@register.filter
+def environment_counts(keys: list[ApiKey]) -> dict[str, int]:
+    """Count the list's keys by environment, for its Live and Test filter."""
+    live = sum(1 for key in keys if key.livemode)
+    return {"all": len(keys), "live": live, "test": len(keys) - live}
