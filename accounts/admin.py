@@ -7,23 +7,28 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
+from accounts.credentials import record_staff_email_change, record_staff_password_set
 from accounts.models import Account, Membership, User
 from accounts.requests import staff_user
 from accounts.services import (
+    MANAGER_ROLES,
     add_member,
     change_role,
     may_edit_user,
     may_grant_privileges,
+    may_set_credentials,
     membership_refusal,
     remove_member,
 )
@@ -36,8 +41,8 @@ PRIVILEGE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
 class MembershipForm(forms.ModelForm):
     """A membership in the admin, limited to what the signed-in staff user may do with it.
 
-    The rules are accounts.services.membership_refusal; this form shows them (owner left out
-    of the role choices, rows the staff user may not touch disabled) and turns a forged
+    The rules are accounts.services.membership_refusal; this form shows them (owner and admin
+    left out of the role choices, rows the staff user may not touch disabled) and turns a forged
     submission into an error next to the field.
     """
 
@@ -70,9 +75,9 @@ class MembershipForm(forms.ModelForm):
         if self.locked:
             role.disabled = True
         elif not may_grant_privileges(self.staff):
-            # Only the widget: a posted "owner" still reaches clean(), which says why not.
+            # Only the widget: a posted "admin" still reaches clean(), which says why not.
             role.widget.choices = [
-                choice for choice in role.widget.choices if choice[0] != Membership.Role.OWNER
+                choice for choice in role.widget.choices if choice[0] not in MANAGER_ROLES
             ]
 
     def clean(self) -> dict[str, Any]:
@@ -230,7 +235,42 @@ class UserAdmin(DjangoUserAdmin):
         if not may_grant_privileges(staff_user(request)):
             # Read-only fields are left out of the form, so a forged POST cannot set them.
             readonly += PRIVILEGE_FIELDS
+        if obj is not None and not may_set_credentials(staff_user(request), obj):
+            readonly.append("email")
         return readonly
+
+    def save_model(
+        self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
+    ) -> None:
+        # The admin saves inside its own transaction: the record commits with the change.
+        old_email = form.initial.get("email", obj.email) if change else obj.email
+        super().save_model(request, obj, form, change)
+        if change and "email" in form.changed_data:
+            record_staff_email_change(
+                user=obj,
+                old_email=old_email,
+                staff=staff_user(request),
+                context=RequestContext.from_request(request),
+            )
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        """Django's "set password" page, refused where accounts.services.may_set_credentials
+        says so; a password it sets is recorded and emailed in the same transaction."""
+        user = self.get_object(request, unquote(id))
+        if user is not None and not may_set_credentials(staff_user(request), user):
+            raise PermissionDenied
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            # Django's page redirects only once it has set the password.
+            if user is not None and request.method == "POST" and response.status_code == 302:
+                record_staff_password_set(
+                    user=user,
+                    staff=staff_user(request),
+                    context=RequestContext.from_request(request),
+                )
+        return response
 
     def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         return super().has_change_permission(request, obj) and (

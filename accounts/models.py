@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -9,20 +10,26 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.emails import canonical_email
 from voxkeys.safetext import SafeTextValidator
 
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        return canonical_email(email or "")
+
     def get_by_natural_key(self, username: str | None) -> User:
-        # Email is the login and is unique whatever its case.
-        return self.get(email__iexact=username)
+        # Exact on the canonical form: the database's own case folding (iexact, UPPER()) joins
+        # addresses that canonical_email keeps apart, and the lockout counts canonical ones.
+        return self.get(email=canonical_email(username or ""))
 
     def _create_user(self, email: str, password: str | None, **extra_fields: object) -> User:
         if not email:
             raise ValueError("Users must have an email address.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user = self.model(email=self.normalize_email(email), **extra_fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -70,7 +77,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def clean(self) -> None:
         super().clean()
-        self.email = self.__class__.objects.normalize_email(self.email).lower()
+        self.email = canonical_email(self.email)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Whatever path wrote it (a form, the admin, a command, a test), one stored form.
+        self.email = canonical_email(self.email)
+        super().save(*args, **kwargs)
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

@@ -16,16 +16,13 @@ from accounts.models import Account, Membership, User
 from activity.events import RequestContext, record_event
 from activity.models import ActivityEvent
 
-OWNER_ROLE_REFUSED = "Only a superuser can make someone an owner or change an owner's membership."
+MANAGER_ROLE_REFUSED = (
+    "Only a superuser can make someone an owner or admin, or change an owner's or admin's "
+    "membership: owners and admins create API keys, and see their secrets."
+)
 OWN_MEMBERSHIP_REFUSED = (
     "Only a superuser can add, change or remove your own memberships: ask one to do it."
 )
-MANAGERS_ONLY = "Only the account's owners and admins can invite, change or remove members."
-OWNERS_ONLY = "Only an owner can invite owners, make someone an owner or change an owner's role."
-LAST_OWNER = (
-    "An account needs an owner: make someone else an owner first, then change or remove this one."
-)
-MANAGER_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
 MANAGERS_ONLY = "Only the account's owners and admins can invite, change or remove members."
 OWNERS_ONLY = "Only an owner can invite owners, make someone an owner or change an owner's role."
 LAST_OWNER = (
@@ -64,15 +61,30 @@ def may_edit_user(staff: User, user: User) -> bool:
     )
 
 
+def may_set_credentials(staff: User, user: User) -> bool:
+    """Whether `staff` may set `user`'s password or change their email (given the permission).
+
+    Whoever sets them can sign in as that person, so staff users, and owners and admins of an
+    account (who manage its keys and members), are left to superusers; anyone may set their own.
+    """
+    if may_grant_privileges(staff) or user.pk == staff.pk:
+        return True
+    if user.is_staff or user.is_superuser:
+        return False
+    return not user.memberships.filter(
+        role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]
+    ).exists()
+
+
 def membership_refusal(
     *, staff: User, action: str, member: User, roles: Iterable[str]
 ) -> MembershipRefused | None:
     """Return why `staff` may not `action` ("add", "change", "delete") this membership of
     `member`, whose role is or becomes each of `roles`; None if they may.
 
-    Owners control everything in an account, so only superusers grant, change or remove the
-    owner role; nor do other staff change their own memberships, which would grant them access
-    to a customer's account.
+    Owners and admins create keys (and see their secrets), so only superusers grant, change or
+    remove those roles: otherwise staff could add a login they control as an admin and take
+    over a customer. Nor do other staff change their own memberships, for the same reason.
     """
     if not (staff.is_staff and staff.has_perm(f"accounts.{action}_membership")):
         return MembershipRefused(f"You need the permission to {action} memberships.")
@@ -80,8 +92,8 @@ def membership_refusal(
         return None
     if member.pk is not None and member.pk == staff.pk:
         return MembershipRefused(OWN_MEMBERSHIP_REFUSED, "user")
-    if Membership.Role.OWNER in roles:
-        return MembershipRefused(OWNER_ROLE_REFUSED, "role")
+    if any(role in MANAGER_ROLES for role in roles):
+        return MembershipRefused(MANAGER_ROLE_REFUSED, "role")
     return None
 
 

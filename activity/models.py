@@ -48,9 +48,14 @@ class ActivityEvent(models.Model):
         INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
         JOINED = "joined", "Member joined"
         LEFT = "left", "Member left"
+        # A member's login: recorded in each of their accounts, whose owners should know.
+        PASSWORD_RESET = "password_reset", "Password reset"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        STAFF_PASSWORD_SET = "staff_password_set", "Password set by staff"
+        EMAIL_CHANGED = "email_changed", "Email changed"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="activity_events")
-    # Empty for account events (membership changes).
+    # Empty for account events (membership changes, a member's password or email).
     api_key = models.ForeignKey(
         "apikeys.ApiKey", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
     )

@@ -84,6 +84,19 @@ def event_summary(event: ActivityEvent) -> str:
         return f"{details.get('member')} joined as {details.get('role')}"
     if event.event_type == ActivityEvent.Type.LEFT:
         return f"{details.get('member')} left ({details.get('role')})"
+    if event.event_type == ActivityEvent.Type.PASSWORD_RESET:
+        return f"{details.get('member')} reset their password with an emailed link"
+    if event.event_type == ActivityEvent.Type.PASSWORD_CHANGED:
+        return f"{details.get('member')} changed their password"
+    if event.event_type == ActivityEvent.Type.STAFF_PASSWORD_SET:
+        return f"VoxPria staff set a new password for {details.get('member')}"
+    if event.event_type == ActivityEvent.Type.EMAIL_CHANGED:
+        if details.get("staff"):
+            return (
+                f"VoxPria staff changed the email of {details.get('old_email')} "
+                f"to {details.get('member')}"
+            )
+        return f"{details.get('old_email')} changed their email to {details.get('member')}"
     when = ""
     if details.get("expired_at"):
         when = f" on {datetime.fromisoformat(details['expired_at']):%-d %B %Y, %H:%M} UTC"

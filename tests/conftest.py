@@ -4,16 +4,19 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.hashers import get_hasher
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
+from accounts import throttle
 from accounts.idle import LAST_SEEN_SESSION_KEY
 from accounts.models import Account, Membership
 from accounts.sudo import SUDO_SESSION_KEY
@@ -63,6 +66,12 @@ def rate_limits(
 
 
 @pytest.fixture(autouse=True)
+def reset_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Password reset counts of this test only (the cache, Redis too, outlives a test)."""
+    monkeypatch.setattr(throttle, "PREFIX", f"voxkeys-test:{uuid.uuid4().hex}:password-reset:")
+
+
+@pytest.fixture(autouse=True)
 def usage_recorder(monkeypatch: pytest.MonkeyPatch) -> usage.UsageRecorder:
     """Fresh usage counters for every test, so none leak from one test into another's flush."""
     monkeypatch.setattr(usage, "recorder", usage.UsageRecorder.from_settings())
@@ -75,6 +84,37 @@ def auth_cache() -> Iterator[None]:
     start on first use, against the database of that moment)."""
     yield
     authcache.process_cache.stop()
+
+
+@pytest.fixture
+def hasher_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every run of the password hasher (the test settings' stand-in for Argon2)."""
+    calls: list[str] = []
+    hasher_class = type(get_hasher())
+
+    def counted(name: str) -> Callable[..., Any]:
+        original = getattr(hasher_class, name)
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return original(*args, **kwargs)
+
+        return run
+
+    for name in ("verify", "encode"):
+        monkeypatch.setattr(hasher_class, name, counted(name))
+    return calls
+
+
+@pytest.fixture
+def on_commit_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run transaction.on_commit callbacks (the emails) when registered: the test's transaction
+    never commits, and pytest-django's capture runs them only when its block ends."""
+
+    def run(func: Callable[[], object], using: str | None = None, robust: bool = False) -> None:
+        func()
+
+    monkeypatch.setattr(transaction, "on_commit", run)
 
 
 @pytest.fixture

@@ -55,15 +55,23 @@ def test_anonymous_users_are_sent_to_login(client: Client, path: str) -> None:
     assert response["Location"] == f"/login/?next={path}"
 
 
+# Signing in, getting back in without a password, and an invitation's link (opened signed out
+# by the person it invites).
+PUBLIC_PAGES = {
+    "login",
+    "logout",
+    "invitation",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+}
+
+
 def test_every_page_outside_admin_and_api_requires_login(client: Client) -> None:
     checked = []
     for route, pattern in iter_routes(get_resolver().url_patterns):
-        # An invitation's link is opened signed out by the person it invites.
-        if route.startswith(("admin/", "api/")) or pattern.name in {
-            "login",
-            "logout",
-            "invitation",
-        }:
+        if route.startswith(("admin/", "api/")) or pattern.name in PUBLIC_PAGES:
             continue
         path = "/" + re.sub(r"<[^>]+>", "1", route)
         response = client.get(path)

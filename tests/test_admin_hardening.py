@@ -13,8 +13,8 @@ from django.test import Client
 
 from accounts.models import Account, Membership, User
 from accounts.services import (
+    MANAGER_ROLE_REFUSED,
     OWN_MEMBERSHIP_REFUSED,
-    OWNER_ROLE_REFUSED,
     MembershipRefused,
     add_member,
     change_role,
@@ -24,7 +24,7 @@ from apikeys.admin import SECRET_FIELDS
 from apikeys.models import ApiKey
 from apikeys.services import create_key
 from tests.factories import AccountFactory, MembershipFactory, UserFactory
-from tests.support.admin import STAFF_EMAIL, logged_in, new_superuser, staff_with
+from tests.support.admin import STAFF_EMAIL, logged_in, new_superuser, staff_with, user_form
 
 pytestmark = pytest.mark.django_db
 
@@ -49,21 +49,6 @@ def shown(response: object) -> str:
 
 def has_input(page: str, name: str) -> bool:
     return re.search(rf'<(input|select|textarea)[^>]*name="{name}"', page) is not None
-
-
-def user_form(user: User, **changes: object) -> dict[str, object]:
-    """The user change form as the admin posts it, with `changes` on top."""
-    data: dict[str, object] = {
-        "email": user.email,
-        "full_name": user.full_name,
-        "is_active": "on",
-        "date_joined_0": "2024-01-02",
-        "date_joined_1": "03:04:05",
-        "memberships-TOTAL_FORMS": "0",
-        "memberships-INITIAL_FORMS": "0",
-    }
-    data.update(changes)
-    return data
 
 
 def forged_privileges() -> dict[str, object]:
@@ -214,7 +199,7 @@ def test_staff_are_not_offered_the_owner_role(helpdesk: User, superuser: User) -
 @pytest.mark.parametrize(
     "role, whom, message",
     [
-        ("owner", "customer", OWNER_ROLE_REFUSED),
+        ("owner", "customer", MANAGER_ROLE_REFUSED),
         ("admin", "themselves", OWN_MEMBERSHIP_REFUSED),
         ("member", "themselves", OWN_MEMBERSHIP_REFUSED),
     ],
@@ -280,9 +265,38 @@ def test_superusers_manage_owner_memberships(
     assert owner.role == Membership.Role.ADMIN
 
 
-def test_staff_change_other_roles(helpdesk: User, member: Membership) -> None:
+def test_staff_cannot_make_a_member_an_admin(helpdesk: User, member: Membership) -> None:
+    """The takeover the rule stops: a login staff control, made admin, could create keys."""
     url = f"/admin/accounts/membership/{member.pk}/change/"
-    assert logged_in(helpdesk).post(url, {"role": "admin"}).status_code == 302
+    response = logged_in(helpdesk).post(url, {"role": "admin"})
+    assert response.status_code == 200
+    assert MANAGER_ROLE_REFUSED in shown(response)
+    member.refresh_from_db()
+    assert member.role == Membership.Role.MEMBER
+
+
+def test_staff_cannot_add_a_login_they_control_as_an_admin(
+    helpdesk: User, account: Account
+) -> None:
+    puppet = UserFactory(email="puppet@evil.example")
+    response = logged_in(helpdesk).post(
+        "/admin/accounts/membership/add/",
+        {"user": puppet.pk, "account": account.pk, "role": "admin"},
+    )
+    assert response.status_code == 200
+    assert MANAGER_ROLE_REFUSED in shown(response)
+    assert not Membership.objects.filter(user=puppet).exists()
+
+
+def test_staff_are_offered_only_the_member_role(helpdesk: User) -> None:
+    page = logged_in(helpdesk).get("/admin/accounts/membership/add/").text
+    assert 'value="member"' in page
+    assert 'value="admin"' not in page and 'value="owner"' not in page
+
+
+def test_superusers_change_other_roles(superuser: User, member: Membership) -> None:
+    url = f"/admin/accounts/membership/{member.pk}/change/"
+    assert logged_in(superuser).post(url, {"role": "admin"}).status_code == 302
     member.refresh_from_db()
     assert member.role == Membership.Role.ADMIN
 
@@ -329,7 +343,7 @@ def test_account_inline_locks_owner_rows_and_refuses_new_owners(
         url, account_form(account, [{"id": owner.pk, "role": "owner"}, new_owner])
     )
     assert response.status_code == 200
-    assert OWNER_ROLE_REFUSED in shown(response)
+    assert MANAGER_ROLE_REFUSED in shown(response)
     assert not Membership.objects.filter(user=customer).exists()
 
     myself = {"user": helpdesk.pk, "role": "admin"}
@@ -354,7 +368,7 @@ def test_user_page_inline_refuses_owner_memberships(helpdesk: User, customer: Us
         ),
     )
     assert response.status_code == 200
-    assert OWNER_ROLE_REFUSED in shown(response)
+    assert MANAGER_ROLE_REFUSED in shown(response)
     assert not Membership.objects.filter(user=customer).exists()
 
 
@@ -388,10 +402,10 @@ def test_the_services_refuse_what_the_forms_hide(
 WHERE = {"REMOTE_ADDR": "198.51.100.7", "HTTP_USER_AGENT": "Helpdesk Browser/1.0"}
 
 
-def only_event(event_type: str) -> ActivityEvent:
+def only_event(event_type: str, actor: str = STAFF_EMAIL) -> ActivityEvent:
     event = ActivityEvent.objects.get(event_type=event_type)  # exactly one
     assert (event.actor_email, event.ip_address, event.user_agent) == (
-        STAFF_EMAIL,
+        actor,
         "198.51.100.7",
         "Helpdesk Browser/1.0",
     )
@@ -400,9 +414,9 @@ def only_event(event_type: str) -> ActivityEvent:
 
 
 def test_membership_admin_records_add_change_and_remove(
-    helpdesk: User, customer: User, account: Account
+    superuser: User, customer: User, account: Account
 ) -> None:
-    client = logged_in(helpdesk)
+    client = logged_in(superuser)
     response = client.post(
         "/admin/accounts/membership/add/",
         {"user": customer.pk, "account": account.pk, "role": "member"},
@@ -410,7 +424,7 @@ def test_membership_admin_records_add_change_and_remove(
     )
     assert response.status_code == 302
     membership = Membership.objects.get(user=customer)
-    event = only_event("member_added")
+    event = only_event("member_added", superuser.email)
     assert (event.account, event.details) == (
         account,
         {"member": "customer@example.test", "role": "member"},
@@ -418,7 +432,7 @@ def test_membership_admin_records_add_change_and_remove(
 
     url = f"/admin/accounts/membership/{membership.pk}/change/"
     assert client.post(url, {"role": "admin"}, **WHERE).status_code == 302
-    event = only_event("member_changed")
+    event = only_event("member_changed", superuser.email)
     assert (event.account, event.details) == (
         account,
         {"member": "customer@example.test", "role": "admin", "old_role": "member"},
@@ -429,7 +443,7 @@ def test_membership_admin_records_add_change_and_remove(
     delete_url = f"/admin/accounts/membership/{membership.pk}/delete/"
     assert client.post(delete_url, {"post": "yes"}, **WHERE).status_code == 302
     assert not Membership.objects.filter(pk=membership.pk).exists()
-    event = only_event("member_removed")
+    event = only_event("member_removed", superuser.email)
     assert (event.account, event.details) == (
         account,
         {"member": "customer@example.test", "role": "admin"},
@@ -438,9 +452,9 @@ def test_membership_admin_records_add_change_and_remove(
 
 
 def test_bulk_delete_records_each_removal(
-    helpdesk: User, admin_member: Membership, member: Membership
+    superuser: User, admin_member: Membership, member: Membership
 ) -> None:
-    response = logged_in(helpdesk).post(
+    response = logged_in(superuser).post(
         "/admin/accounts/membership/",
         {
             "action": "delete_selected",
@@ -456,11 +470,11 @@ def test_bulk_delete_records_each_removal(
         "admin@acme.test",
         "member@acme.test",
     ]
-    assert {event.actor_email for event in events} == {STAFF_EMAIL}
+    assert {event.actor_email for event in events} == {superuser.email}
 
 
 def test_account_inline_records_add_change_and_remove(
-    helpdesk: User, customer: User, owner: Membership, admin_member: Membership, member: Membership
+    superuser: User, customer: User, owner: Membership, admin_member: Membership, member: Membership
 ) -> None:
     account = owner.account
     # Rows in the inline's order: by user email.
@@ -470,7 +484,7 @@ def test_account_inline_records_add_change_and_remove(
         {"id": owner.pk, "user": owner.user_id, "role": "owner"},
         {"user": customer.pk, "role": "member"},
     ]
-    response = logged_in(helpdesk).post(
+    response = logged_in(superuser).post(
         f"/admin/accounts/account/{account.pk}/change/", account_form(account, rows), **WHERE
     )
     assert response.status_code == 302, response.text
@@ -491,14 +505,14 @@ def test_account_inline_records_add_change_and_remove(
     for event in events.values():
         assert (event.account, event.actor_email, event.ip_address) == (
             account,
-            STAFF_EMAIL,
+            superuser.email,
             "198.51.100.7",
         )
 
 
-def test_user_page_inline_records_an_addition(helpdesk: User, customer: User) -> None:
+def test_user_page_inline_records_an_addition(superuser: User, customer: User) -> None:
     account = AccountFactory(name="Globex")
-    response = logged_in(helpdesk).post(
+    response = logged_in(superuser).post(
         f"/admin/accounts/user/{customer.pk}/change/",
         user_form(
             customer,
@@ -512,7 +526,7 @@ def test_user_page_inline_records_an_addition(helpdesk: User, customer: User) ->
         **WHERE,
     )
     assert response.status_code == 302
-    event = only_event("member_added")
+    event = only_event("member_added", superuser.email)
     assert (event.account, event.details) == (
         account,
         {"member": "customer@example.test", "role": "admin"},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 import time_machine
 from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
-from django.contrib.auth.hashers import get_hasher
 from django.http import HttpResponse
 from django.test import Client
 from pytest_django.asserts import assertContains, assertNotContains
@@ -107,26 +105,6 @@ def test_the_lock_ends_after_15_minutes(client: Client, owner: Membership, froze
     frozen.move_to(START + timedelta(minutes=15, seconds=1))
     assert sign_in(client, EMAIL, PASSWORD).status_code == 302
     assert is_signed_in(client)
-
-
-@pytest.fixture
-def hasher_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every run of the password hasher (the test settings' stand-in for Argon2)."""
-    calls: list[str] = []
-    hasher_class = type(get_hasher())
-
-    def counted(name: str) -> Callable[..., Any]:
-        original = getattr(hasher_class, name)
-
-        def run(*args: Any, **kwargs: Any) -> Any:
-            calls.append(name)
-            return original(*args, **kwargs)
-
-        return run
-
-    for name in ("verify", "encode"):
-        monkeypatch.setattr(hasher_class, name, counted(name))
-    return calls
 
 
 def test_no_password_is_hashed_while_locked(

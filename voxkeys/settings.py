@@ -191,8 +191,9 @@ if REDIS_URL:
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    # First: it refuses a locked-out sign-in before any backend hashes a password.
-    "axes.backends.AxesStandaloneBackend",
+    # First: it counts each sign-in attempt, and refuses one over the limits, before any
+    # backend hashes a password.
+    "accounts.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [
@@ -205,6 +206,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password reset and email-change links work once, for this many seconds (Django's default: 3 days).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
+# Reset requests an hour, per email (known or not) and per client address (accounts/throttle.py).
+PASSWORD_RESET_EMAIL_LIMIT = env_int("PASSWORD_RESET_EMAIL_LIMIT", 3)
+PASSWORD_RESET_IP_LIMIT = env_int("PASSWORD_RESET_IP_LIMIT", 20)
+if min(PASSWORD_RESET_TIMEOUT, PASSWORD_RESET_EMAIL_LIMIT, PASSWORD_RESET_IP_LIMIT) < 1:
+    sys.exit(
+        "VoxKeys: PASSWORD_RESET_TIMEOUT, PASSWORD_RESET_EMAIL_LIMIT and PASSWORD_RESET_IP_LIMIT "
+        "must be at least 1."
+    )
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"

@@ -27,16 +27,20 @@ class RefusalErrorsMixin(forms.Form):
         self.add_error(refusal.field if refusal.field in self.fields else None, refusal.message)
 
 
-class InviteForm(RefusalErrorsMixin):
-    email = forms.EmailField(
-        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"})
-    )
-    # All roles are valid input: the service, not the widget, says why owner is refused.
-    role = forms.ChoiceField(
+def role_field() -> forms.ChoiceField:
+    # All roles are valid input: the service, not the widget, says why a role is refused.
+    return forms.ChoiceField(
         label="Role",
         choices=Membership.Role.choices,
         error_messages={"invalid_choice": "Choose a role."},
     )
+
+
+class InviteForm(RefusalErrorsMixin):
+    email = forms.EmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"})
+    )
+    role = role_field()
 
     def __init__(self, *args: Any, actor: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -45,11 +49,7 @@ class InviteForm(RefusalErrorsMixin):
 
 
 class RoleForm(RefusalErrorsMixin):
-    role = forms.ChoiceField(
-        label="Role",
-        choices=Membership.Role.choices,
-        error_messages={"invalid_choice": "Choose a role."},
-    )
+    role = role_field()
 
     def __init__(self, *args: Any, actor: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

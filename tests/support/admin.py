@@ -30,3 +30,18 @@ def logged_in(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def user_form(user: User, **changes: object) -> dict[str, object]:
+    """The user change form as the admin posts it, with `changes` on top."""
+    data: dict[str, object] = {
+        "email": user.email,
+        "full_name": user.full_name,
+        "is_active": "on",
+        "date_joined_0": "2024-01-02",
+        "date_joined_1": "03:04:05",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+    }
+    data.update(changes)
+    return data

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.emails import canonical_email
 from accounts.models import Account, Membership, User
 from apikeys.auth.usage import Batch, ClientSeen, write_batch
 from apikeys.expiry import CUSTOM, DEFAULT_EXPIRATION
@@ -191,7 +192,7 @@ class Command(BaseCommand):
         return logins
 
     def _user(self, email: str, password: str, **flags: bool) -> User:
-        user = User.objects.filter(email__iexact=email).first()
+        user = User.objects.filter(email=canonical_email(email)).first()
         if user is None:
             user = User.objects.create_user(email=email, password=password, **flags)
         else:
