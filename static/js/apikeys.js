@@ -326,7 +326,11 @@
     // Drop the dialog's content, and with it the secret, as soon as the dialog is gone.
     box.innerHTML = "";
     guardReturn = null;
-    if (opener && opener.isConnected) opener.focus();
+    // The browser may have given the focus back already, and the person moved on (opened a
+    // key's menu): only a focus left nowhere, or in the closed dialog, goes back to the opener.
+    var active = document.activeElement;
+    var lost = !active || active === document.body || dialog().contains(active);
+    if (opener && opener.isConnected && lost) opener.focus();
     opener = null;
     if (refresh) htmx.trigger(document.body, KEYS_CHANGED);
   }
