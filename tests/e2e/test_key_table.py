@@ -168,3 +168,17 @@ def test_the_create_button_keeps_its_place_when_a_reason_shows(
     assert boxes[0] and boxes[1]
     assert abs(boxes[0]["x"] + boxes[0]["width"] - boxes[1]["x"] - boxes[1]["width"]) < 1
     assert abs(boxes[0]["y"] - boxes[1]["y"]) < 1
+
+
+@pytest.mark.parametrize("width", [768, 1024, 1280, 1920])
+def test_the_activity_table_never_scrolls_sideways(
+    page: Page, login: Login, owner: Membership, live_server, width: int
+) -> None:  # noqa: ANN001
+    seed_keys(owner)
+    page.set_viewport_size({"width": width, "height": 900})
+    login(owner)
+    page.goto(live_server.url + "/settings/api-keys/activity/")
+    expect(page.get_by_role("link", name="Main App")).to_be_visible()
+    assert page.eval_on_selector(
+        ".activity-table", "t => t.parentElement.scrollWidth <= t.parentElement.clientWidth"
+    )
