@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from activity.models import ActivityEvent
+
+# Most specific first: Edge and Opera also say "Chrome", Chrome also says "Safari".
+_BROWSERS = [
+    ("Edge", re.compile(r"Edg(?:e|A|iOS)?/(\d+)")),
+    ("Opera", re.compile(r"OPR/(\d+)")),
+    ("Firefox", re.compile(r"(?:Firefox|FxiOS)/(\d+)")),
+    ("Chrome", re.compile(r"(?:Chrome|CriOS)/(\d+)")),
+    ("Safari", re.compile(r"Version/(\d+)[.\d]* (?:Mobile/\S+ )?Safari/")),
+]
+_SYSTEMS = [
+    ("iOS", re.compile(r"iPhone|iPad|iPod")),
+    ("Android", re.compile(r"Android")),
+    ("ChromeOS", re.compile(r"CrOS")),
+    ("Windows", re.compile(r"Windows")),
+    ("macOS", re.compile(r"Macintosh|Mac OS X")),
+    ("Linux", re.compile(r"Linux|X11")),
+]
+# A program rather than a browser: "curl/8.5.0", "python-requests/2.32.3".
+_PROGRAM = re.compile(r"^([A-Za-z][\w.-]*)/(\d+(?:\.\d+)?)")
 
 
 def _scopes_change(old: list[str], new: list[str]) -> str:
@@ -83,3 +103,16 @@ def event_summary(event: ActivityEvent) -> str:
     if details.get("rolled"):
         return f"Stopped working{when}, at the end of its roll's grace period"
     return f"Expired{when}"
+
+
+def short_user_agent(user_agent: str) -> str:
+    """Return a user agent in a few words ("Chrome 156 · Linux", "curl 8.5"), or it whole."""
+    system = next((name for name, pattern in _SYSTEMS if pattern.search(user_agent)), "")
+    for name, pattern in _BROWSERS:
+        match = pattern.search(user_agent)
+        if match:
+            return " · ".join(part for part in (f"{name} {match.group(1)}", system) if part)
+    program = _PROGRAM.match(user_agent)
+    if program and not user_agent.startswith("Mozilla/"):
+        return f"{program.group(1)} {program.group(2)}"
+    return user_agent

@@ -29,9 +29,44 @@ KEY_IDLE = timedelta(days=30)
 class ScopeHint:
     scope: str
 
+
+@dataclass(frozen=True)
+class KeyHint:
+    """The one hint a key gets: the whole key unused (revoke it?) or some scopes unused (review)."""
+
+    idle_scopes: list[str]
+    granted: int
+    key_idle: bool
+
     @property
     def message(self) -> str:
-        return f"{self.scope} has not been used in {SCOPE_IDLE.days} days. Remove it?"
+        if self.key_idle:
+            return f"Unused for {KEY_IDLE.days} days"
+        return (
+            f"{len(self.idle_scopes)} of {self.granted} "
+            f"{'scope' if self.granted == 1 else 'scopes'} unused for {SCOPE_IDLE.days} days"
+        )
+
+    @property
+    def drop(self) -> str:
+        """The edit form's `drop` parameter: the scopes it opens unticked."""
+        return ",".join(self.idle_scopes)
+
+
+def key_is_idle(api_key: ApiKey, now: datetime) -> bool:
+    """Return whether the key went unused (counted from creation if it never was) for KEY_IDLE."""
+    return now - (api_key.last_used_at or api_key.created_at) >= KEY_IDLE
+
+
+def key_hint(api_key: ApiKey, idle: list[ScopeHint], now: datetime) -> KeyHint | None:
+    """Return the key's one hint, given its idle scopes (idle_scopes), or None."""
+    if not idle:
+        return None
+    return KeyHint(
+        idle_scopes=[hint.scope for hint in idle],
+        granted=len(api_key.scope_list),
+        key_idle=key_is_idle(api_key, now),
+    )
 
 
 @dataclass
@@ -81,8 +116,8 @@ def attach_idle_scopes(keys: list[ApiKey], now: datetime) -> None:
     """Set `idle_scopes` on each key, so the list's rows can show their hint."""
     last_used = scope_last_used(keys) if keys else {}
     for key in keys:
-        hint = idle_scopes(key, last_used.get(key.pk, {}), now)
-        key.idle_scopes = hint  # type: ignore[attr-defined]  # for the list's template only
+        idle = idle_scopes(key, last_used.get(key.pk, {}), now)
+        key.idle_scopes = idle  # type: ignore[attr-defined]  # for the list's template only
 
 
 def hygiene(active_keys: list[ApiKey], now: datetime) -> Hygiene:
@@ -92,7 +127,7 @@ def hygiene(active_keys: list[ApiKey], now: datetime) -> Hygiene:
     for key in (key for key in active_keys if key.replaced_by_id is None):
         if now - key.created_at >= ROLL_AFTER:
             summary.old.append(key)
-        if now - (key.last_used_at or key.created_at) >= KEY_IDLE:
+        if key_is_idle(key, now):
             summary.unused.append(key)
         if key.expires_at is None:
             summary.no_expiry.append(key)

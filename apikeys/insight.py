@@ -1,5 +1,6 @@
-"""What a key's page shows about its use: requests per day, drawn as a server-rendered SVG chart,
-and when each granted scope was last exercised.
+"""What a key's page shows about its use: requests per day, drawn as a server-rendered SVG chart
+with dated ticks and its scale, the errors it met most, and when each granted scope was last
+exercised.
 
 The numbers come from the usage tables apikeys.auth.usage fills in batches; nothing here writes.
 """
@@ -13,6 +14,7 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from api.errors import ErrorCode
 from apikeys.models import ApiKey
 
 CHART_DAYS = 30
@@ -20,6 +22,15 @@ CHART_DAYS = 30
 CHART_WIDTH = 600
 CHART_HEIGHT = 120
 BAR_GAP = 4
+# A tick every this many days, counted back from today.
+TICK_DAYS = 7
+TOP_ERRORS = 4
+# What the key's owner can change about an error: the scopes, the allowlist, or nothing here.
+ERROR_FIXES: dict[str, str] = {
+    ErrorCode.INSUFFICIENT_SCOPE: "scopes",
+    ErrorCode.IP_NOT_ALLOWED: "allowlist",
+    ErrorCode.RATE_LIMITED: "limit",
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,8 @@ class Bar:
     ok_height: float
     error_y: float
     error_height: float
+    # The axis label under this day ("Today", "27 Nov"), or "" between ticks.
+    tick: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,8 @@ class UsageChart:
     bars: list[Bar]
     width: int
     height: int
+    # The value at the top of the scale: the busiest day rounded up to 1, 2 or 5 × 10ⁿ.
+    scale_top: int
 
     @property
     def requests(self) -> int:
@@ -58,8 +73,12 @@ class UsageChart:
         return sum(day.errors for day in self.days)
 
     @property
-    def error_percent(self) -> int:
-        return round(100 * self.errors / self.requests) if self.requests else 0
+    def error_percent(self) -> str:
+        """The error rate in words: one decimal under 10 % (0.4 % is not 0 %), whole above."""
+        if not self.errors:
+            return "0"
+        percent = 100 * self.errors / self.requests
+        return f"{percent:.1f}" if percent < 10 else f"{percent:.0f}"
 
     @property
     def summary(self) -> str:
@@ -68,6 +87,21 @@ class UsageChart:
             f"{self.requests:,} {noun} in the last {len(self.days)} days, "
             f"{self.error_percent} % errors"
         )
+
+
+@dataclass(frozen=True)
+class ErrorCount:
+    """How often the key met one error code (and, for insufficient_scope, which scope)."""
+
+    code: str
+    scope: str
+    requests: int
+
+    @property
+    def fix(self) -> str:
+        """What the page offers: "scopes", "allowlist", "limit" or "" (nothing to change here)."""
+        # ErrorCode members are strings: the stored code looks its member up directly.
+        return ERROR_FIXES.get(self.code, "")
 
 
 @dataclass(frozen=True)
@@ -99,14 +133,33 @@ def daily_usage(key: ApiKey, days: int = CHART_DAYS, now: datetime | None = None
     ]
 
 
+def scale_top(busiest: int) -> int:
+    """Return the smallest 1, 2 or 5 × 10ⁿ at or above `busiest`: a top value people can read."""
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            if busiest <= step * magnitude:
+                return step * magnitude
+        magnitude *= 10
+
+
+def tick_label(day: date, today: date) -> str:
+    """Return the axis label of `day`: "Today", a weekly date counted back from today, or ""."""
+    back = (today - day).days
+    if back == 0:
+        return "Today"
+    return f"{day.day} {day:%b}" if back % TICK_DAYS == 0 else ""
+
+
 def usage_chart(days: list[DayUsage]) -> UsageChart:
-    """Lay out one bar per day, scaled so the busiest day fills the chart's height."""
+    """Lay out one bar per day, scaled so the scale's top value fills the chart's height."""
     slot = CHART_WIDTH // len(days)
-    busiest = max((day.requests for day in days), default=0) or 1
+    top = scale_top(max((day.requests for day in days), default=0))
+    today = days[-1].day
     bars = []
     for index, day in enumerate(days):
-        error_height = CHART_HEIGHT * day.errors / busiest
-        ok_height = CHART_HEIGHT * (day.requests - day.errors) / busiest
+        error_height = CHART_HEIGHT * day.errors / top
+        ok_height = CHART_HEIGHT * (day.requests - day.errors) / top
         bars.append(
             Bar(
                 usage=day,
@@ -116,9 +169,33 @@ def usage_chart(days: list[DayUsage]) -> UsageChart:
                 ok_height=ok_height,
                 error_y=CHART_HEIGHT - ok_height - error_height,
                 error_height=error_height,
+                tick=tick_label(day.day, today),
             )
         )
-    return UsageChart(days=days, bars=bars, width=CHART_WIDTH, height=CHART_HEIGHT)
+    return UsageChart(days=days, bars=bars, width=CHART_WIDTH, height=CHART_HEIGHT, scale_top=top)
+
+
+def top_errors(
+    key: ApiKey, days: int = CHART_DAYS, now: datetime | None = None, limit: int = TOP_ERRORS
+) -> list[ErrorCount]:
+    """Return the error codes the key met most in the chart's days, most frequent first.
+
+    insufficient_scope counts per scope the endpoint needed, so the page can say which to add.
+    """
+    today = (now or timezone.now()).astimezone(UTC).date()
+    start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=UTC)
+    rows = (
+        key.usage.filter(hour__gte=start, status_class__gte=4)
+        .values("error_code", "scope")
+        .annotate(total=Sum("requests"))
+    )
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        code = row["error_code"] or "other"
+        scope = row["scope"] if code == ErrorCode.INSUFFICIENT_SCOPE else ""
+        counts[(code, scope)] = counts.get((code, scope), 0) + row["total"]
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [ErrorCount(code, scope, total) for (code, scope), total in ranked[:limit]]
 
 
 def scopes_in_use(key: ApiKey) -> list[ScopeUse]:

@@ -59,6 +59,7 @@ from apikeys.verify import VERIFY_PATH, verify_snippets
 
 # The page reloads its key list (and shows the new message) when this event reaches <body>.
 KEYS_CHANGED_EVENT = "keysChanged"
+# A message's extra tag is the id of its key's row in the list ("key-<pk>"), which lights up.
 KEY_PAGE_EVENTS = 20
 KEY_PAGE_CLIENTS = 10
 RECENT_USE = timedelta(hours=24)
@@ -126,7 +127,11 @@ def create(request: AccountRequest) -> HttpResponse:
             form.add_service_errors(invalid)
         else:
             # The message names the key, never its secret: messages live in a cookie.
-            messages.success(request, f"API key “{created.api_key.name}” created.")
+            messages.success(
+                request,
+                f"API key “{created.api_key.name}” created.",
+                extra_tags=f"key-{created.api_key.pk}",
+            )
             return render_reveal(request, created.api_key, created.secret)
     # A refused member learns why, not which field was wrong.
     block = creation_block(request.membership)
@@ -165,7 +170,11 @@ def roll(request: AccountRequest, pk: int) -> HttpResponse:
     except KeyNotActive:
         return render_block(request, inactive_block(api_key))
     api_key.refresh_from_db()
-    messages.success(request, f"API key “{api_key.name}” rolled. {old_key_fate(api_key)}")
+    messages.success(
+        request,
+        f"API key “{api_key.name}” rolled. {old_key_fate(api_key)}",
+        extra_tags=f"key-{created.api_key.pk}",
+    )
     # Rolled from the old key's page: once the reveal closes, the new key's page replaces it
     # (static/js/dialogs.js). From the list, the list stays.
     land_on = ""
@@ -188,11 +197,12 @@ def edit(request: AccountRequest, pk: int) -> HttpResponse:
         return render_block(request, inactive_block(api_key))
     if request.method == "GET":
         form = EditKeyForm.for_key(api_key)
-        # A scope hint's Edit opens the form with that scope unticked; anything else is ignored.
-        remove_scope = request.GET.get("remove_scope")
-        if remove_scope in api_key.scope_list:
-            form.initial["scopes"] = [s for s in api_key.scope_list if s != remove_scope]
-        return render_edit_form(request, api_key, form)
+        # A hint's Review opens the form with its idle scopes unticked (?drop=a,b), each marked;
+        # scopes the key does not have are ignored.
+        dropping = [s for s in request.GET.get("drop", "").split(",") if s in api_key.scope_list]
+        if dropping:
+            form.initial["scopes"] = [s for s in api_key.scope_list if s not in dropping]
+        return render_edit_form(request, api_key, form, dropping=dropping)
 
     form = EditKeyForm(request.POST)
     if form.is_valid():
@@ -213,10 +223,11 @@ def edit(request: AccountRequest, pk: int) -> HttpResponse:
         except InvalidKeyInput as invalid:
             form.add_service_errors(invalid)
         else:
+            tag = f"key-{result.api_key.pk}"
             if result.changed:
-                messages.success(request, f"API key “{result.api_key.name}” updated.")
+                messages.success(request, f"API key “{result.api_key.name}” updated.", tag)
             else:
-                messages.info(request, f"Nothing changed on “{result.api_key.name}”.")
+                messages.info(request, f"Nothing changed on “{result.api_key.name}”.", tag)
             return keys_changed(request)
     return render_edit_form(request, api_key, form, status=422)
 
@@ -242,6 +253,7 @@ def revoke(request: AccountRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             f"API key “{api_key.name}” revoked. Applications using it can no longer call the API.",
+            extra_tags=f"key-{api_key.pk}",
         )
     return keys_changed(request)
 
@@ -419,9 +431,14 @@ def render_form(request: AccountRequest, form: ApiKeyForm, *, status: int = 200)
 
 
 def render_edit_form(
-    request: AccountRequest, api_key: ApiKey, form: EditKeyForm, *, status: int = 200
+    request: AccountRequest,
+    api_key: ApiKey,
+    form: EditKeyForm,
+    *,
+    status: int = 200,
+    dropping: list[str] | None = None,
 ) -> HttpResponse:
-    context = {**scope_context(form), "api_key": api_key}
+    context = {**scope_context(form), "api_key": api_key, "dropping_scopes": dropping or []}
     return render_dialog(request, "apikeys/edit.html", context, status=status)
 
 

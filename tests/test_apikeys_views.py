@@ -209,9 +209,9 @@ def test_full_account_sees_its_usage_and_what_to_do(owner: Membership) -> None:
         '<a class="button button--small" href="mailto:support@voxpria.com'
         '?subject=Raise%20the%20API%20key%20limit%20of%20Acme%20Voice">Contact support</a>'
     ) in text
-    # The list the link leads to, with a Revoke button for each key.
+    # The list the link leads to, with a Revoke button (and a Revoke in its ⋯ menu) for each key.
     assertContains(response, 'id="active-keys-title"')
-    assertContains(response, ">Revoke<", count=2)
+    assertContains(response, ">Revoke<", count=4)
 
 
 def test_member_sees_the_list_read_only(member_client: Client, owner: Membership) -> None:

@@ -23,7 +23,7 @@ from tests.support.htmx import HTMX
 pytestmark = pytest.mark.django_db
 
 START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
-HINT = "calls:write has not been used in 30 days. Remove it?"
+HINT = "1 of 2 scopes unused for 30 days"
 SUMMARY = "Keys that need attention"
 
 
@@ -61,8 +61,14 @@ def ticked_scopes(content: str) -> set[str]:
     return {scope for scope, attributes in checkboxes if "checked" in attributes.split()}
 
 
-def edit_url(api_key: ApiKey, remove_scope: str) -> str:
-    return f"{reverse('apikeys:edit', args=[api_key.pk])}?remove_scope={remove_scope}"
+def edit_url(api_key: ApiKey, drop: str) -> str:
+    return f"{reverse('apikeys:edit', args=[api_key.pk])}?drop={drop}"
+
+
+def hints_in(content: str) -> list[str]:
+    """The hint lines of a page, tags removed and spaces collapsed."""
+    found = re.findall(r'<p class="scope-hint">(.*?)</p>', content, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", hint).split()) for hint in found]
 
 
 @pytest.mark.parametrize(
@@ -75,10 +81,12 @@ def test_an_unused_scope_is_hinted_from_exactly_30_days(
 ) -> None:
     api_key = key_made(owner, days_ago=0)
     KeyScopeUse.objects.create(api_key=api_key, scope="calls:read", last_used_at=START + age)
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=START + age)
     with time_machine.travel(START + age, tick=False):
         response = owner_client.get(INDEX)
-    assert (HINT in response.content.decode()) is hinted
-    assert "calls:read has not been used" not in response.content.decode()
+    assert hints_in(response.content.decode()) == (
+        [f"{HINT} · Review the unused scopes of Dialer"] if hinted else []
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,16 +107,52 @@ def test_when_a_scope_counts_as_unused(
         )
 
 
-def test_the_list_shows_the_hint_with_an_edit_that_unticks_the_scope(
+def test_the_list_shows_one_review_that_opens_edit_without_the_idle_scopes(
     owner_client: Client, owner: Membership
 ) -> None:
-    api_key = key_made(owner, days_ago=40)
+    api_key = key_made(owner, days_ago=40, scopes=("calls:read", "calls:write", "contacts:read"))
     used(api_key, "calls:read", 1)
     with time_machine.travel(START, tick=False):
         response = owner_client.get(INDEX)
-    assertContains(response, HINT)
-    assertContains(response, f'hx-get="{edit_url(api_key, "calls%3Awrite")}"')
-    assertContains(response, '<input type="hidden" name="remove_scope" value="calls:write">')
+    content = response.content.decode()
+    assert hints_in(content) == [
+        "2 of 3 scopes unused for 30 days · Review the unused scopes of Dialer"
+    ]
+    review = f"{reverse('apikeys:edit', args=[api_key.pk])}?drop=calls:write,contacts:read"
+    assertContains(response, f'href="{review}"')
+    assertContains(response, f'hx-get="{review}"')
+    assert "Remove it?" not in content
+
+
+def test_a_key_unused_as_a_whole_gets_only_revoke(owner_client: Client, owner: Membership) -> None:
+    api_key = key_made(owner, days_ago=40, scopes=("calls:read", "calls:write", "contacts:read"))
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=None)
+    with time_machine.travel(START, tick=False):
+        response = owner_client.get(INDEX)
+    content = response.content.decode()
+    assert hints_in(content) == ["Unused for 30 days · Revoke? Dialer"]
+    assertContains(response, f'href="{reverse("apikeys:revoke", args=[api_key.pk])}"', count=1)
+    assert "drop=" not in content
+
+
+def test_members_are_told_whom_to_ask_never_to_remove_roll_or_revoke(
+    member_client: Client, owner: Membership
+) -> None:
+    api_key = key_made(owner, days_ago=100, scopes=("calls:read", "calls:write"))
+    used(api_key, "calls:read", 1)
+    idle = key_made(owner, days_ago=40, name="Idle", scopes=("contacts:read",))
+    ApiKey.objects.filter(pk=idle.pk).update(last_used_at=None)
+    with time_machine.travel(START, tick=False):
+        response = member_client.get(INDEX)
+    content = response.content.decode()
+    assert hints_in(content) == [
+        "Unused for 30 days · Ask an owner or admin to revoke the key ( who to ask ).",
+        f"{HINT} · Ask an owner or admin to remove them ( who to ask ).",
+    ]
+    assertContains(response, "Ask an owner or admin to roll, edit or revoke them.")
+    for advice in ("Remove it?", "roll them", "revoke them?", "Review", "Revoke?"):
+        assert advice not in content
+    assert reverse("apikeys:edit", args=[api_key.pk]) not in content
 
 
 @pytest.mark.parametrize("state", ["revoked", "rolled"])
@@ -124,34 +168,34 @@ def test_revoked_and_rolled_keys_get_no_hint(
         )
     with time_machine.travel(START, tick=False):
         response = owner_client.get(INDEX)
-    assertNotContains(response, "has not been used in 30 days")
+    assert hints_in(response.content.decode()) == []
     assertNotContains(response, SUMMARY)
 
 
-def test_members_see_the_hint_but_no_edit(member_client: Client, owner: Membership) -> None:
-    api_key = key_made(owner, days_ago=40)
-    with time_machine.travel(START, tick=False):
-        response = member_client.get(INDEX)
-    assertContains(response, HINT)
-    assertNotContains(response, "remove_scope")
-    assertNotContains(response, reverse("apikeys:edit", args=[api_key.pk]))
-
-
-def test_remove_scope_prefills_the_edit_form_without_it(
+def test_review_opens_edit_with_the_idle_scopes_unticked_and_marked(
     owner_client: Client, owner: Membership
 ) -> None:
     api_key = key_made(owner, days_ago=40)
     response = owner_client.get(edit_url(api_key, "calls:write"), headers=HTMX)
-    assert ticked_scopes(response.content.decode()) == {"calls:read"}
+    content = response.content.decode()
+    assert ticked_scopes(content) == {"calls:read"}
+    assert content.count("will be removed: unused for 30 days") == 1
 
 
-@pytest.mark.parametrize("remove_scope", ["contacts:write", "nonsense", ""])
-def test_an_unknown_remove_scope_is_ignored(
-    owner_client: Client, owner: Membership, remove_scope: str
+def test_review_unticks_every_scope_it_names(owner_client: Client, owner: Membership) -> None:
+    api_key = key_made(owner, days_ago=40)
+    response = owner_client.get(edit_url(api_key, "calls:write,calls:read"), headers=HTMX)
+    assert ticked_scopes(response.content.decode()) == set()
+
+
+@pytest.mark.parametrize("drop", ["contacts:write", "nonsense", "", ",,"])
+def test_a_scope_the_key_does_not_have_is_ignored(
+    owner_client: Client, owner: Membership, drop: str
 ) -> None:
     api_key = key_made(owner, days_ago=40)
-    response = owner_client.get(edit_url(api_key, remove_scope), headers=HTMX)
+    response = owner_client.get(edit_url(api_key, drop), headers=HTMX)
     assert ticked_scopes(response.content.decode()) == {"calls:read", "calls:write"}
+    assertNotContains(response, "will be removed")
 
 
 def test_no_summary_when_all_is_well(owner_client: Client, owner: Membership) -> None:

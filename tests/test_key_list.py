@@ -24,7 +24,7 @@ NOW = datetime(2026, 11, 30, 5, 50, tzinfo=UTC)
 
 def row_text(response, name: str) -> str:  # noqa: ANN001
     """The visible text of the key's row (or card), tags removed and spaces collapsed."""
-    rows = re.findall(r'<tr class="key-row[^"]*">.*?</tr>', response.content.decode(), re.S)
+    rows = re.findall(r'<tr class="key-row[^"]*"[^>]*>.*?</tr>', response.content.decode(), re.S)
     [row] = [row for row in rows if f'title="{name}"' in row]
     return " ".join(re.sub(r"<[^>]+>", " ", row).split())
 
@@ -48,9 +48,10 @@ def test_every_value_of_an_active_key_is_labelled(owner_client: Client, owner: M
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=NOW - timedelta(hours=3))
     response = get_list(owner_client, owner)
     assert row_text(response, "CRM Connector") == (
-        f"CRM Connector {key.masked_key} Scopes calls:read Created 2 days ago by owner@acme.test "
-        "Expiry Expires in 88 days Last used 3 hours ago "
-        "Edit CRM Connector Roll CRM Connector Revoke CRM Connector"
+        f"CRM Connector {key.masked_key} Created 2 days ago by owner@acme.test Scopes calls:read "
+        "Last used 3 hours ago Expiry Expires in 88 days "
+        "Edit CRM Connector Roll CRM Connector Revoke CRM Connector "
+        "⋯ Actions for CRM Connector Edit Roll Revoke"
     )
 
 
@@ -70,11 +71,11 @@ def test_revoked_key_has_a_status_labelled_dates_and_keeps_last_used(
         revoke_key(key=key, user=owner.user)
     response = get_list(owner_client, owner)
     assert row_text(response, "Old Key") == (
-        f"Old Key Revoked {key.masked_key} Scopes contacts:read "
-        "Created 31 Oct 2026 by owner@acme.test Revoked 5 hours ago by owner@acme.test "
-        "Last used 4 days ago"
+        f"Old Key Revoked {key.masked_key} "
+        "Created 31 Oct 2026 by owner@acme.test Scopes contacts:read Last used 4 days ago "
+        "Revoked 5 hours ago by owner@acme.test"
     )
-    assertContains(response, '<tr class="key-row key-row--inactive">', count=1)
+    assertContains(response, '<tr class="key-row key-row--inactive"', count=1)
 
 
 def test_expired_key_has_a_status_and_says_when_it_expired(
@@ -83,8 +84,8 @@ def test_expired_key_has_a_status_and_says_when_it_expired(
     key = create_at(owner, NOW - timedelta(days=31), "Lapsed", expiration="30")
     response = get_list(owner_client, owner)
     assert row_text(response, "Lapsed") == (
-        f"Lapsed Expired {key.masked_key} Scopes calls:read "
-        "Created 30 Oct 2026 by owner@acme.test Expired 1 day ago Last used Never"
+        f"Lapsed Expired {key.masked_key} "
+        "Created 30 Oct 2026 by owner@acme.test Scopes calls:read Last used Never Expired 1 day ago"
     )
 
 
@@ -104,7 +105,7 @@ def test_many_scopes_show_three_and_fold_the_rest(owner_client: Client, owner: M
     response = get_list(owner_client, owner)
     text = row_text(response, "Everything")
     first, rest = list(SCOPE_NAMES[:3]), list(SCOPE_NAMES[3:])
-    assert f"Scopes {' '.join(first)} +{len(rest)} more scopes {' '.join(rest)} Created" in text
+    assert f"Scopes {' '.join(first)} +{len(rest)} more scopes {' '.join(rest)} Last used" in text
 
 
 def test_long_names_are_whole_in_the_link_and_its_tooltip(

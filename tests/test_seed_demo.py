@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Sum
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, Membership, User
 from activity.models import ActivityEvent
-from apikeys.models import ApiKey
+from apikeys.insight import daily_usage, scopes_in_use, top_errors
+from apikeys.models import ApiKey, KeyUsage
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +80,31 @@ def test_seed_demo_shows_the_key_lifecycle() -> None:
     assert expired.is_expired() and not expired.is_revoked
     events = set(ActivityEvent.objects.values_list("event_type", flat=True))
     assert events == {"created", "rolled", "expired"}
+
+
+def test_the_demo_keys_carry_30_days_of_usage_a_hint_and_the_hygiene_summary(
+    client: Client,
+) -> None:
+    call_command("seed_demo", stdout=io.StringIO())
+    acme = Account.objects.get(name="Acme Voice")
+    production = acme.api_keys.get(name="Production Server – Main App")
+    days = daily_usage(production)
+    assert all(day.requests for day in days)  # every one of the 30 days
+    assert sum(day.errors for day in days) > 0
+    codes = {error.code for error in top_errors(production, limit=10)}
+    assert {"insufficient_scope", "ip_not_allowed", "rate_limited"} <= codes
+    assert production.clients.count() == 3
+    assert {use.scope for use in scopes_in_use(production) if use.last_used_at} == {
+        "calls:read",
+        "calls:write",
+    }
+    total = KeyUsage.objects.aggregate(total=Sum("requests"))["total"]
+    call_command("seed_demo", stdout=io.StringIO())
+    assert KeyUsage.objects.aggregate(total=Sum("requests"))["total"] == total
+
+    client.force_login(User.objects.get(email="owner@acme.test"))
+    response = client.get(reverse("apikeys:index"))
+    content = " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())
+    assert "1 of 3 scopes unused for 30 days · Review" in content
+    assert "Unused for 30 days · Revoke? Marketing Automation" in content
+    assert "Keys that need attention" in content

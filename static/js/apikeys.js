@@ -63,6 +63,133 @@
 
   document.addEventListener("keydown", onTabKey);
 
+  // ----- The usage chart's days: one tab stop, the arrows move from day to day (its tooltip
+  // follows the focus), as in a toolbar.
+
+  function onChartKey(evt) {
+    var day = evt.target.closest && evt.target.closest("[data-chart-days] > li");
+    if (!day) return;
+    var days = Array.prototype.slice.call(day.parentElement.children);
+    var index = days.indexOf(day);
+    var next = {
+      ArrowRight: days[Math.min(index + 1, days.length - 1)],
+      ArrowLeft: days[Math.max(index - 1, 0)],
+      Home: days[0],
+      End: days[days.length - 1]
+    }[evt.key];
+    if (!next) return;
+    evt.preventDefault();
+    day.tabIndex = -1;
+    next.tabIndex = 0;
+    next.focus();
+  }
+
+  document.addEventListener("keydown", onChartKey);
+
+  // ----- A key's ⋯ menu (the WAI-ARIA menu button): Enter, Space or the arrows open it, the
+  // arrows move, Esc closes it and gives the focus back, Tab or a click elsewhere closes it.
+  // Choosing an item leaves the focus on ⋯, so the dialog it opens gives it back there.
+
+  document.documentElement.classList.add("js-menus");
+
+  function menuOf(button) { return document.getElementById(button.getAttribute("aria-controls")); }
+  function menuItems(menu) { return Array.prototype.slice.call(menu.querySelectorAll('[role="menuitem"]')); }
+  function buttonOf(menu) { return document.getElementById(menu.getAttribute("aria-labelledby")); }
+
+  function closeMenus(except) {
+    document.querySelectorAll('[data-menu-button][aria-expanded="true"]').forEach(function (button) {
+      if (button === except) return;
+      button.setAttribute("aria-expanded", "false");
+      menuOf(button).hidden = true;
+    });
+  }
+
+  function openMenu(button, last) {
+    closeMenus(button);
+    var menu = menuOf(button);
+    button.setAttribute("aria-expanded", "true");
+    menu.hidden = false;
+    var items = menuItems(menu);
+    items[last ? items.length - 1 : 0].focus();
+  }
+
+  function closeMenu(menu, focusButton) {
+    var button = buttonOf(menu);
+    button.setAttribute("aria-expanded", "false");
+    menu.hidden = true;
+    if (focusButton) button.focus();
+  }
+
+  function onMenuKey(evt) {
+    var target = evt.target;
+    if (!target.closest) return;
+    var button = target.closest("[data-menu-button]");
+    if (button && (evt.key === "ArrowDown" || evt.key === "ArrowUp")) {
+      evt.preventDefault();
+      openMenu(button, evt.key === "ArrowUp");
+      return;
+    }
+    var menu = target.closest('[role="menu"]');
+    if (!menu) return;
+    var items = menuItems(menu);
+    var index = items.indexOf(target);
+    var next = {
+      ArrowDown: items[(index + 1) % items.length],
+      ArrowUp: items[(index - 1 + items.length) % items.length],
+      Home: items[0],
+      End: items[items.length - 1]
+    }[evt.key];
+    if (next) {
+      evt.preventDefault();
+      next.focus();
+    } else if (evt.key === "Escape") {
+      evt.preventDefault();
+      closeMenu(menu, true);
+    } else if (evt.key === "Tab") {
+      // Back on ⋯ first, so Tab goes on from the row, not from the top of the page.
+      closeMenu(menu, true);
+    }
+  }
+
+  document.addEventListener("keydown", onMenuKey);
+
+  function onMenuClick(target) {
+    var button = target.closest("[data-menu-button]");
+    if (button) {
+      if (button.getAttribute("aria-expanded") === "true") {
+        closeMenu(menuOf(button), true);
+      } else {
+        openMenu(button, false);
+      }
+      return true;
+    }
+    var item = target.closest('[role="menuitem"]');
+    if (item) {
+      // htmx has already sent the item's request (its own listener ran first).
+      closeMenu(item.closest('[role="menu"]'), true);
+      return true;
+    }
+    closeMenus(null);
+    return false;
+  }
+
+  // ----- Live / Test: the list shows the keys of one environment, or all of them; the choice
+  // outlives the list's reloads.
+
+  var environment = "";
+
+  function applyFilter() {
+    var filter = document.querySelector("[data-env-filter]");
+    if (!filter) return;
+    filter.hidden = false;
+    filter.querySelectorAll("[data-env]").forEach(function (option) {
+      option.setAttribute("aria-pressed", option.getAttribute("data-env") === environment ? "true" : "false");
+    });
+    document.querySelectorAll("tr[data-environment]").forEach(function (row) {
+      row.hidden = environment !== "" && row.getAttribute("data-environment") !== environment;
+    });
+  }
+
   function focusInitial(root) {
     var target = root.querySelector('[aria-invalid="true"]') || root.querySelector("[data-autofocus]");
     if (target) target.focus();
@@ -199,7 +326,11 @@
     // Drop the dialog's content, and with it the secret, as soon as the dialog is gone.
     box.innerHTML = "";
     guardReturn = null;
-    if (opener && opener.isConnected) opener.focus();
+    // The browser may have given the focus back already, and the person moved on (opened a
+    // key's menu): only a focus left nowhere, or in the closed dialog, goes back to the opener.
+    var active = document.activeElement;
+    var lost = !active || active === document.body || dialog().contains(active);
+    if (opener && opener.isConnected && lost) opener.focus();
     opener = null;
     if (refresh) htmx.trigger(document.body, KEYS_CHANGED);
   }
@@ -333,7 +464,11 @@
 
   document.addEventListener("click", function (evt) {
     var target = evt.target.closest ? evt.target : evt.target.parentElement;
-    if (target.closest("[data-copy]")) {
+    if (onMenuClick(target)) return;
+    if (target.closest("[data-env]")) {
+      environment = target.closest("[data-env]").getAttribute("data-env");
+      applyFilter();
+    } else if (target.closest("[data-copy]")) {
       copyFrom(target.closest("[data-copy]"));
     } else if (target.closest("[data-dialog-close]")) {
       requestClose();
@@ -355,6 +490,7 @@
   document.addEventListener("htmx:afterSettle", function (evt) {
     // htmx keeps focus on an element whose id survives the reload; when the focused button is
     // gone (its key was revoked), the list's heading takes focus rather than the page body.
+    if (evt.target.id === "key-area") applyFilter();
     if (evt.target.id === "key-area" && (document.activeElement === document.body || !document.activeElement)) {
       var heading = document.getElementById("active-keys-title");
       if (heading) heading.focus();
@@ -363,6 +499,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     enhance(document);
+    applyFilter();
     var box = dialog();
     if (!box) return;
     box.addEventListener("keydown", onEscape);

@@ -90,8 +90,55 @@
     if (window.location.hash === "#sidebar" && NARROW.matches) open();
   }
 
+  // Messages (templates/_messages.html): already announced by the live region they land in;
+  // here they get a Dismiss button, successes and notes go after MESSAGE_MS (not while the
+  // pointer or the focus is on them), and the key they name lights up in the list.
+  var MESSAGE_MS = 6000;
+  var HIGHLIGHT_MS = 4000;
+
+  function removeMessage(message) {
+    var hadFocus = message.contains(document.activeElement);
+    message.remove();
+    if (hadFocus) document.getElementById("main").focus();
+  }
+
+  function autohide(message) {
+    var timer = null;
+    function start() { timer = window.setTimeout(function () { removeMessage(message); }, MESSAGE_MS); }
+    function stop() { window.clearTimeout(timer); }
+    message.addEventListener("mouseenter", stop);
+    message.addEventListener("focusin", stop);
+    message.addEventListener("mouseleave", start);
+    message.addEventListener("focusout", function (event) {
+      if (!message.contains(event.relatedTarget)) start();
+    });
+    start();
+  }
+
+  function highlight(id) {
+    var row = document.getElementById(id);
+    if (!row) return;
+    row.classList.add("key-row--changed");
+    window.setTimeout(function () { row.classList.remove("key-row--changed"); }, HIGHLIGHT_MS);
+  }
+
+  function initMessages() {
+    document.querySelectorAll("[data-message]:not([data-message-ready])").forEach(function (message) {
+      message.setAttribute("data-message-ready", "");
+      var dismiss = message.querySelector("[data-dismiss-message]");
+      dismiss.hidden = false;
+      dismiss.addEventListener("click", function () { removeMessage(message); });
+      if (message.hasAttribute("data-autohide")) autohide(message);
+      if (message.getAttribute("data-highlight")) highlight(message.getAttribute("data-highlight"));
+    });
+  }
+
+  // After an htmx reload the messages arrive out of band, with the list they are about.
+  document.addEventListener("htmx:afterSettle", initMessages);
+
   document.addEventListener("DOMContentLoaded", function () {
     initAccountSwitcher();
     initDrawer();
+    initMessages();
   });
 })();

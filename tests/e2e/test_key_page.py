@@ -59,7 +59,7 @@ def test_open_a_key_and_see_how_it_is_used(login: Login, owner: Membership) -> N
     expect(page.get_by_role("heading", name="CRM sync", level=1)).to_be_visible()
 
     chart = page.get_by_role(
-        "img", name=re.compile("1,204 requests in the last 30 days, 1 % errors")
+        "figure", name=re.compile("1,204 requests in the last 30 days, 1.2 % errors")
     )
     expect(chart).to_be_visible()
     clients = page.get_by_role("region", name="Clients")
@@ -103,7 +103,7 @@ def test_calls_made_with_the_key_appear_on_its_page(
     open_api_keys(page)
     page.get_by_role("link", name="Dialer").click()
     expect(
-        page.get_by_role("img", name=re.compile("3 requests in the last 30 days, 0 % errors"))
+        page.get_by_role("figure", name=re.compile("3 requests in the last 30 days, 0 % errors"))
     ).to_be_visible()
     clients = page.get_by_role("region", name="Clients")
     expect(clients.get_by_role("row", name=re.compile("127.0.0.1"))).to_contain_text("dialer/1.0")
