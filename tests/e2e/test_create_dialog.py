@@ -45,7 +45,11 @@ def test_an_error_has_a_red_border_and_goes_once_its_field_changes(
     submit_without_a_name(dialog)
     expect(dialog.get_by_text(SCOPE_ERROR, exact=True)).to_be_visible()
 
-    # The server's answer: the name is in error, marked for eyes and for screen readers.
+    # The server's answer: the summary takes the focus and links to the name, which is in
+    # error, marked for eyes and for screen readers.
+    summary = dialog.get_by_role("group", name=re.compile("Fix these 2 problems"))
+    expect(summary).to_be_focused()
+    summary.get_by_role("link", name=re.compile("^Key Name")).click()
     expect(name).to_be_focused()
     expect(name).to_have_attribute("aria-invalid", "true")
     expect(name).to_have_accessible_description(re.compile(f"Marketing Automation”. {NAME_ERROR}$"))
