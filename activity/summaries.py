@@ -63,6 +63,8 @@ def event_summary(event: ActivityEvent) -> str:
             return f"Rolled: replaced by {replacement}; the old key works until its grace ends"
         return f"Rolled: replaced by {replacement}; the old key stopped at once"
     if event.event_type == ActivityEvent.Type.REVOKED:
+        if details.get("grace_ended"):
+            return f"Ended the old secret's grace period: only {details.get('new_key')} works now"
         return "Revoked by staff" if details.get("staff") else "Revoked"
     if event.event_type == ActivityEvent.Type.LEAKED:
         return f"Found in public at {details.get('url') or 'an unknown place'}: revoked at once"

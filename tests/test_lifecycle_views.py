@@ -13,6 +13,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Account, Membership
 from activity.models import ActivityEvent
+from activity.summaries import event_summary
 from activity.views import EVENTS_PER_PAGE
 from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key, roll_key
@@ -446,6 +447,13 @@ def test_end_now_asks_then_ends_the_old_secret_and_only_the_new_key_works(
     # A second End now (another tab) changes nothing.
     owner_client.post(end_grace_url(created.api_key))
     assert ActivityEvent.objects.filter(api_key=created.api_key, event_type="revoked").count() == 1
+    # The activity log and the list say what happened: an early end, not a revocation.
+    assert event_summary(event) == (
+        f"Ended the old secret's grace period: only {rolled.api_key.masked_key} works now"
+    )
+    listing = owner_client.get(INDEX)
+    assertContains(listing, '<span class="badge badge--neutral">Rolled</span>', count=1)
+    assertNotContains(listing, '<span class="badge badge--danger">Revoked</span>')
 
 
 def test_end_now_is_for_owners_and_admins_and_rolled_keys_only(
