@@ -131,3 +131,45 @@ def test_revoking_from_the_key_page_leaves_it_read_only(login: Login, owner: Mem
     expect(page.get_by_text("This key was revoked")).to_be_visible()
     expect(page.get_by_role("button", name="Revoke Old CRM")).to_have_count(0)
     expect(page.get_by_role("button", name="Edit Old CRM")).to_have_count(0)
+
+
+def test_the_chart_is_dated_and_its_top_error_leads_to_the_fix(
+    login: Login, owner: Membership
+) -> None:
+    api_key = create_key(
+        account=owner.account, user=owner.user, name="Reports", scopes=["calls:read"]
+    ).api_key
+    now = timezone.now()
+    KeyUsage.objects.create(
+        api_key=api_key,
+        hour=now - timedelta(days=8),
+        scope="calls:read",
+        status_class=2,
+        requests=300,
+    )
+    KeyUsage.objects.create(
+        api_key=api_key,
+        hour=now - timedelta(days=1),
+        scope="campaigns:read",
+        status_class=4,
+        error_code="insufficient_scope",
+        requests=12,
+    )
+    page = login(owner)
+    open_api_keys(page)
+    page.get_by_role("link", name="Reports").click()
+
+    chart = page.get_by_role("figure", name=re.compile("312 requests in the last 30 days"))
+    expect(chart.get_by_text("Today", exact=True)).to_be_visible()
+    expect(chart).to_contain_text("scale 0 to 500 requests a day")  # 300, rounded up
+    # Each day is a stop for the keyboard, with its date, requests and errors.
+    last_day = chart.locator("li[tabindex='0']")
+    last_day.focus()
+    page.keyboard.press("ArrowLeft")
+    expect(chart.locator("li:focus")).to_contain_text("12 requests, 12 errors")
+
+    errors = page.get_by_role("list", name="Top errors")
+    expect(errors).to_contain_text("insufficient_scope × 12 (needs campaigns:read)")
+    errors.get_by_role("link", name="→ Edit scopes").click()
+    dialog = page.get_by_role("dialog", name="Edit “Reports”")
+    expect(dialog.get_by_label("campaigns:read", exact=True)).to_be_visible()
