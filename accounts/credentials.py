@@ -47,7 +47,7 @@ class CredentialsRefused(Exception):
         self.field = field
 
 
-def _record_in_accounts(
+def record_in_accounts(
     *,
     user: User,
     actor: User,
@@ -63,7 +63,7 @@ def _record_in_accounts(
     return accounts
 
 
-def _email_after_commit(
+def email_after_commit(
     subject: str, template: str, context: dict[str, Any], recipients: Iterable[str]
 ) -> None:
     # Rendered now, sent after the commit: a rolled-back change sends nothing, and a slow mail
@@ -112,14 +112,14 @@ def reset_password(*, user: User, password: str, context: RequestContext | None 
     """
     _save_password(user, password)
     AccessAttempt.objects.filter(username=user.email).delete()
-    _record_in_accounts(
+    record_in_accounts(
         user=user,
         actor=user,
         event_type=ActivityEvent.Type.PASSWORD_RESET,
         context=context,
         details={"member": user.email},
     )
-    _email_after_commit(
+    email_after_commit(
         "[VoxPria] Your password was reset",
         "accounts/email/password_reset_done.txt",
         {"user": user, "context": context},
@@ -131,14 +131,14 @@ def reset_password(*, user: User, password: str, context: RequestContext | None 
 def change_password(*, user: User, password: str, context: RequestContext | None = None) -> None:
     """Set the password the signed-in login chose on its profile, record it and tell it."""
     _save_password(user, password)
-    _record_in_accounts(
+    record_in_accounts(
         user=user,
         actor=user,
         event_type=ActivityEvent.Type.PASSWORD_CHANGED,
         context=context,
         details={"member": user.email},
     )
-    _email_after_commit(
+    email_after_commit(
         "[VoxPria] Your password was changed",
         "accounts/email/password_changed.txt",
         {"user": user, "context": context},
@@ -161,14 +161,14 @@ def record_staff_password_set(
     check_staff_may_set_credentials(staff=staff, user=user)
     if user.pk == staff.pk:
         return  # their own password, through the admin: nothing anyone else needs to know
-    accounts = _record_in_accounts(
+    accounts = record_in_accounts(
         user=user,
         actor=staff,
         event_type=ActivityEvent.Type.STAFF_PASSWORD_SET,
         context=context,
         details={"member": user.email},
     )
-    _email_after_commit(
+    email_after_commit(
         f"[VoxPria] VoxPria staff set a new password for {user.email}",
         "accounts/email/staff_password_set.txt",
         {"user": user, "staff": staff, "accounts": accounts, "context": context},
@@ -186,14 +186,14 @@ def record_staff_email_change(
     check_staff_may_set_credentials(staff=staff, user=user)
     if user.pk == staff.pk or old_email == user.email:
         return
-    accounts = _record_in_accounts(
+    accounts = record_in_accounts(
         user=user,
         actor=staff,
         event_type=ActivityEvent.Type.EMAIL_CHANGED,
         context=context,
         details={"member": user.email, "old_email": old_email, "staff": True},
     )
-    _email_after_commit(
+    email_after_commit(
         f"[VoxPria] VoxPria staff changed the email of {old_email}",
         "accounts/email/staff_email_changed.txt",
         {"user": user, "old_email": old_email, "staff": staff, "accounts": accounts},
@@ -227,13 +227,13 @@ def request_email_change(
     _check_email_free(new_email, user)
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
     details = {"user": user, "new_email": new_email, "minutes": minutes, "context": context}
-    _email_after_commit(
+    email_after_commit(
         "[VoxPria] Confirm your new email address",
         "accounts/email/email_change_confirm.txt",
         {**details, "confirm_url": confirm_url},
         [new_email],
     )
-    _email_after_commit(
+    email_after_commit(
         "[VoxPria] A change of your email address was requested",
         "accounts/email/email_change_requested.txt",
         details,
@@ -271,14 +271,14 @@ def confirm_email_change(*, user: User, token: str, context: RequestContext | No
     except IntegrityError:  # another login took the address since the check
         raise CredentialsRefused(EMAIL_TAKEN) from None
     user.email = new_email
-    _record_in_accounts(
+    record_in_accounts(
         user=current,
         actor=current,
         event_type=ActivityEvent.Type.EMAIL_CHANGED,
         context=context,
         details={"member": new_email, "old_email": old_email},
     )
-    _email_after_commit(
+    email_after_commit(
         "[VoxPria] Your email address was changed",
         "accounts/email/email_changed.txt",
         {"user": current, "old_email": old_email, "new_email": new_email, "context": context},

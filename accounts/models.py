@@ -120,6 +120,11 @@ class Account(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(100_000)],
         help_text="How many requests per second each of the account's keys may make.",
     )
+    require_two_factor = models.BooleanField(
+        "require two-factor authentication",
+        default=False,
+        help_text="Members without a second factor can only enrol one until they do.",
+    )
     max_key_lifetime_days = models.PositiveIntegerField(
         "maximum key lifetime (days)",
         null=True,
@@ -216,3 +221,95 @@ class Invitation(models.Model):
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at <= (now or timezone.now())
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (passkey or security key): a second factor, and a way to sign in."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=100, validators=[SafeTextValidator("name")])
+    # base64url, as browsers send it in `rawId`; the spec allows up to 1,023 bytes.
+    credential_id = models.CharField(max_length=1400, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    aaguid = models.CharField(max_length=36, blank=True)
+    backed_up = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RecoveryCode(models.Model):
+    """One of a user's single-use recovery codes, kept only as its SHA-256 digest."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "digest"], name="recoverycode_unique_digest")
+        ]
+
+    def __str__(self) -> str:
+        return f"Recovery code of {self.user}"
+
+
+class SecondFactorAttempts(models.Model):
+    """Wrong second-factor codes from one address for one user, counted before each check."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    ip_address = models.GenericIPAddressField()
+    failures = models.PositiveIntegerField(default=0)
+    latest_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "ip_address"], name="secondfactor_unique_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.failures} second-factor failures of {self.user} from {self.ip_address}"
+
+
+class UserSession(models.Model):
+    """A signed-in session, so its person can see it and end it (Settings -> Security)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signed_in_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        indexes = [models.Index(fields=["user", "expires_at"], name="usersession_user_expiry")]
+
+    def __str__(self) -> str:
+        return f"Session of {self.user} from {self.ip_address or 'an unknown address'}"
+
+
+class KnownBrowser(models.Model):
+    """A browser a user has signed in from (a long-lived signed cookie's token, as a digest)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="known_browsers")
+    token_digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "token_digest"], name="knownbrowser_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Browser of {self.user}"

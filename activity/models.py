@@ -53,6 +53,14 @@ class ActivityEvent(models.Model):
         PASSWORD_CHANGED = "password_changed", "Password changed"
         STAFF_PASSWORD_SET = "staff_password_set", "Password set by staff"
         EMAIL_CHANGED = "email_changed", "Email changed"
+        # Two-factor: a member's factors (in each of their accounts), and the account's policy.
+        TWO_FACTOR_ADDED = "2fa_added", "Two-factor method added"
+        TWO_FACTOR_REMOVED = "2fa_removed", "Two-factor method removed"
+        RECOVERY_CODES_REGENERATED = "recovery_regenerated", "Recovery codes regenerated"
+        RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
+        TWO_FACTOR_RESET = "2fa_reset", "Two-factor reset by staff"
+        TWO_FACTOR_REQUIRED = "2fa_required", "Two-factor required"
+        TWO_FACTOR_NOT_REQUIRED = "2fa_not_required", "Two-factor no longer required"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="activity_events")
     # Empty for account events (membership changes, a member's password or email).

@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # Swagger UI's files (static only: no Django REST framework), for the API reference page.
     "drf_spectacular_sidecar",
     "accounts",
@@ -246,6 +248,25 @@ if (
         "VoxKeys: LOGIN_FAILURE_LIMIT, LOGIN_IP_FAILURE_LIMIT, LOGIN_LOCKOUT_MINUTES, "
         "SESSION_IDLE_TIMEOUT and SUDO_MODE_MINUTES must be at least 1."
     )
+# Two-factor sign-in (accounts/twofactor/). After a correct password, a user with a second factor
+# has TWO_FACTOR_PENDING_SECONDS to give it; an account that requires two-factor lets its keys be
+# created, rolled and edited only in a session whose second factor is under
+# TWO_FACTOR_RECENT_HOURS old.
+TWO_FACTOR_PENDING_SECONDS = env_int("TWO_FACTOR_PENDING_SECONDS", 300)
+TWO_FACTOR_RECENT_HOURS = env_int("TWO_FACTOR_RECENT_HOURS", 12)
+# The Django admin asks every superuser for a second factor (enrolling first if they have none).
+ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", not DEBUG)
+# Passkeys: the relying party's ID (a registrable domain, e.g. "voxpria.com") and the origins a
+# browser may use ("https://app.voxpria.com"). Empty: the host and origin of the request itself.
+WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "").strip()
+WEBAUTHN_ORIGINS = env_list("WEBAUTHN_ORIGINS", "")
+WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "VoxPria").strip() or "VoxPria"
+# django-otp's own throttle is off: accounts.twofactor.throttle counts second-factor attempts
+# (LOGIN_FAILURE_LIMIT wrong codes per user and address lock the step LOGIN_LOCKOUT_MINUTES).
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_TOTP_ISSUER = WEBAUTHN_RP_NAME
+if min(TWO_FACTOR_PENDING_SECONDS, TWO_FACTOR_RECENT_HOURS) < 1:
+    sys.exit("VoxKeys: TWO_FACTOR_PENDING_SECONDS and TWO_FACTOR_RECENT_HOURS must be at least 1.")
 # An invitation's link works for this many days after it was sent (or resent).
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
 if INVITATION_TTL_DAYS < 1:

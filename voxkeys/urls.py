@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("accounts.twofactor.urls")),
     path("invitations/<str:token>/", member_views.accept, name="invitation"),
     path("settings/members/", include("accounts.members.urls")),
     # The account's activity log, reached from Settings -> API Keys (its URL since it began).

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from accounts.twofactor import views
+
+urlpatterns = [
+    path("settings/security/", views.security, name="security"),
+]
