@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from accounts.idle import record_activity
 from accounts.sudo import confirm_sudo
+from accounts.twofactor.factors import has_two_factor
+from accounts.twofactor.state import mark_pending, sign_in_completed
 
 
 @receiver(user_logged_in)
@@ -23,3 +25,8 @@ def start_signed_in_session(sender: type, request: HttpRequest, user: Any, **kwa
     # A fixed end, SESSION_COOKIE_AGE after signing in: without it every save of the session
     # (the idle clock saves it once a minute) would push its expiry further.
     request.session.set_expiry(timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE))
+    # A user with a second factor is only half signed in until they give it (accounts.twofactor).
+    if has_two_factor(user):
+        mark_pending(request.session)
+    else:
+        sign_in_completed.send(sender=None, request=request, user=user)

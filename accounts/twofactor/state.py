@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
+from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -19,6 +20,11 @@ from accounts.sudo import confirm_sudo
 PENDING_SESSION_KEY = "two_factor_pending_since"
 VERIFIED_SESSION_KEY = "two_factor_verified_at"
 METHOD_SESSION_KEY = "two_factor_method"
+RECOVERY_CODES_SESSION_KEY = "recovery_codes_to_show"
+
+# Sent (request=, user=) when a session becomes usable: at sign-in for a user without a second
+# factor, when the second factor is given for one with. New-browser alerts listen to it.
+sign_in_completed = Signal()
 
 
 def _age(session: SessionBase, key: str) -> float | None:
@@ -51,10 +57,12 @@ def mark_verified(request: HttpRequest, method: str) -> None:
 
     It confirms sudo mode as well, as the password does.
     """
-    request.session.pop(PENDING_SESSION_KEY, None)
+    was_pending = request.session.pop(PENDING_SESSION_KEY, None) is not None
     request.session[VERIFIED_SESSION_KEY] = timezone.now().timestamp()
     request.session[METHOD_SESSION_KEY] = method
     confirm_sudo(request)
+    if was_pending:
+        sign_in_completed.send(sender=None, request=request, user=request.user)
 
 
 def verified_within(session: SessionBase, seconds: float) -> bool:
@@ -65,3 +73,17 @@ def verified_within(session: SessionBase, seconds: float) -> bool:
 def verified_recently(session: SessionBase) -> bool:
     """Whether the second factor was given in the last `TWO_FACTOR_RECENT_HOURS`."""
     return verified_within(session, settings.TWO_FACTOR_RECENT_HOURS * 3600)
+
+
+def show_recovery_codes_once(session: SessionBase, codes: list[str]) -> None:
+    """Keep new recovery codes for the next Security page, which shows them and forgets them.
+
+    Enrolling a passkey ends in JavaScript, enrolling an app in a form post: either way the
+    codes are shown by one page, once.
+    """
+    session[RECOVERY_CODES_SESSION_KEY] = codes
+
+
+def take_recovery_codes_to_show(session: SessionBase) -> list[str]:
+    codes = session.pop(RECOVERY_CODES_SESSION_KEY, None)
+    return [code for code in codes if isinstance(code, str)] if isinstance(codes, list) else []
