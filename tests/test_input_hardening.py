@@ -361,3 +361,63 @@ def test_the_webhook_admin_saves_a_good_webhook(
     )
     assert response.status_code == 302
     assert Webhook.objects.get().events == ["call.completed", "contact.created"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # Each is a URL to 8.8.8.8 for Python's urlsplit, to the address before the backslash
+        # for requests, urllib3, Chromium and Node.
+        "https://169.254.169.254\\@8.8.8.8/latest/meta-data/",
+        "https://10.0.0.1\\@8.8.8.8/",
+        "https://127.0.0.1\\@[2606:4700:4700::1111]/",
+        "https://public.example.com\\.internal/hook",
+        "https://public.example.com/ho ok",
+        'https://public.example.com/"hook"',
+        "https://public.example.com/hook^1",
+        "https://public.example.com/hook%zz",
+        "https://public.example.com/hook%4",
+        "https://public.example.com/{hook}",
+        "https://bücher.example/hook",
+    ],
+)
+def test_characters_urls_cannot_hold_are_refused_before_any_parsing(
+    client: Client, lookups: list, url: str
+) -> None:
+    message = url_error(create_webhook(client, url))
+    assert message.startswith("Must hold only the characters a URL may contain")
+    assert not lookups
+    assert not Webhook.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user@public.example.com/hook",
+        "https://user:secret@public.example.com/hook",
+        "https://10.0.0.1@8.8.8.8/",
+        "https://8.8.8.8@public.example.com/",
+        "https://@public.example.com/hook",
+    ],
+)
+def test_user_info_is_refused(client: Client, lookups: list, url: str) -> None:
+    assert url_error(create_webhook(client, url)) == (
+        "Must not contain a user name or password (the part before @ in user@host)."
+    )
+    assert not lookups
+    assert not Webhook.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://public.example.com/hooks/voxpria?token=a%20b&x=1#frag",
+        "https://public.example.com/h~o_o-k.json;v=1",
+        "https://xn--bcher-kva.example/hook",
+        "https://public.example.com/path/@handle",
+    ],
+)
+def test_urls_of_rfc_3986_characters_are_accepted(client: Client, lookups: list, url: str) -> None:
+    response = create_webhook(client, url)
+    assert response.status_code == 201, response.content
+    assert Webhook.objects.get().url == url

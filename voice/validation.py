@@ -6,6 +6,7 @@ field's message) saying what to fix.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +34,16 @@ NON_PUBLIC_NETWORKS = tuple(
     )
 )
 NOT_PUBLIC = "Must be a public address; local and private networks are not allowed."
+# Only the characters RFC 3986 lets a URI hold, and "%" only to start a %XX escape. Parsers
+# disagree about everything else: `https://169.254.169.254\@8.8.8.8/` is a URL to 8.8.8.8 for
+# Python's urlsplit and to 169.254.169.254 for requests, urllib3, browsers and Node.
+URI_CHARACTERS = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*\Z")
+NOT_URI_CHARACTERS = (
+    "Must hold only the characters a URL may contain: percent-encode anything else (a "
+    "backslash, a space, a quote) in the path or query, and write an international domain "
+    "name in its xn-- form."
+)
+USER_INFO = "Must not contain a user name or password (the part before @ in user@host)."
 
 # How webhook hosts are resolved: replaced in tests, so no test depends on real DNS. It waits
 # as long as the system resolver's timeouts allow (resolv.conf), which bounds a slow name.
@@ -50,6 +61,13 @@ def clean_webhook_url(value: Any) -> str:
     unsafe = unsafe_character_error(value, "URL")
     if unsafe:
         raise FieldError(unsafe)
+    if not URI_CHARACTERS.match(value):
+        raise FieldError(NOT_URI_CHARACTERS)
+    # Credentials in the URL would be sent to the receiver, and "@" is where parsers split the
+    # authority differently.
+    authority = value.partition("//")[2].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if "@" in authority:
+        raise FieldError(USER_INFO)
     try:
         URLValidator(schemes=["https"])(value)
     except ValidationError:
