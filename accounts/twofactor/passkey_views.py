@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import User
+from accounts.models import Passkey, User
 from accounts.sudo import sudo_is_fresh, sudo_required
 from accounts.twofactor import passkeys
 from accounts.twofactor.passkeys import Ceremony, PasskeyError, Refusal
@@ -39,10 +39,6 @@ def refused(refusal: Refusal, *, status: int = 400, **extra: Any) -> JsonRespons
     return JsonResponse(
         {"error": {"code": refusal.code, "message": refusal.message, **extra}}, status=status
     )
-
-
-def options_response(options_json: str) -> HttpResponse:
-    return HttpResponse(options_json, content_type="application/json")
 
 
 def safe_next(request: HttpRequest, body: dict[str, Any] | None, default: str) -> str:
@@ -81,6 +77,28 @@ def sudo_refusal(request: HttpRequest) -> JsonResponse:
     )
 
 
+def authentication_options(
+    request: HttpRequest, *, ceremony: Ceremony, user: User | None
+) -> HttpResponse:
+    options = passkeys.authentication_options(request, ceremony=ceremony, user=user)
+    return HttpResponse(options, content_type="application/json")
+
+
+def answered_ceremony(
+    request: HttpRequest, *, ceremony: Ceremony, user: User | None
+) -> tuple[Passkey, dict[str, Any]] | JsonResponse:
+    """The passkey an authentication's second request proved, with its body; or the refusal."""
+    body = passkeys.parse_body(request.body)
+    if body is None:
+        return refused(passkeys.MALFORMED)
+    result = passkeys.complete_authentication(
+        request, ceremony=ceremony, user=user, credential_json=body.get("credential")
+    )
+    if isinstance(result, Refusal):
+        return refused(result)
+    return result, body
+
+
 # Adding and removing (Settings -> Security)
 
 
@@ -98,7 +116,8 @@ def register_options(request: HttpRequest) -> HttpResponse:
     name = passkeys.validated_passkey_name(str(body.get("name") or ""))
     if isinstance(name, Refusal):
         return refused(name)
-    return options_response(passkeys.registration_options(request, user=user, name=name))
+    options = passkeys.registration_options(request, user=user, name=name)
+    return HttpResponse(options, content_type="application/json")
 
 
 @require_POST
@@ -149,9 +168,7 @@ def second_step_options(request: HttpRequest) -> HttpResponse:
     user = pending_user(request)
     if user is None:
         return refused(NOT_PENDING, status=403)
-    return options_response(
-        passkeys.authentication_options(request, ceremony=Ceremony.SECOND_STEP, user=user)
-    )
+    return authentication_options(request, ceremony=Ceremony.SECOND_STEP, user=user)
 
 
 @login_not_required
@@ -161,14 +178,10 @@ def second_step(request: HttpRequest) -> HttpResponse:
     user = pending_user(request)
     if user is None:
         return refused(NOT_PENDING, status=403)
-    body = passkeys.parse_body(request.body)
-    if body is None:
-        return refused(passkeys.MALFORMED)
-    result = passkeys.complete_authentication(
-        request, ceremony=Ceremony.SECOND_STEP, user=user, credential_json=body.get("credential")
-    )
-    if isinstance(result, Refusal):
-        return refused(result)
+    answer = answered_ceremony(request, ceremony=Ceremony.SECOND_STEP, user=user)
+    if isinstance(answer, JsonResponse):
+        return answer
+    _, body = answer
     mark_verified(request, "passkey")
     # The session now grants what the half-signed-in one did not: give it a new key.
     request.session.cycle_key()
@@ -179,25 +192,19 @@ def second_step(request: HttpRequest) -> HttpResponse:
 @require_POST
 @never_cache
 def passwordless_options(request: HttpRequest) -> HttpResponse:
-    return options_response(
-        passkeys.authentication_options(request, ceremony=Ceremony.PASSWORDLESS, user=None)
-    )
+    return authentication_options(request, ceremony=Ceremony.PASSWORDLESS, user=None)
 
 
 @login_not_required
 @require_POST
 @never_cache
 def passwordless(request: HttpRequest) -> HttpResponse:
-    body = passkeys.parse_body(request.body)
-    if body is None:
-        return refused(passkeys.MALFORMED)
-    result = passkeys.complete_authentication(
-        request, ceremony=Ceremony.PASSWORDLESS, user=None, credential_json=body.get("credential")
-    )
-    if isinstance(result, Refusal):
-        return refused(result)
+    answer = answered_ceremony(request, ceremony=Ceremony.PASSWORDLESS, user=None)
+    if isinstance(answer, JsonResponse):
+        return answer
+    passkey, body = answer
     # login() cycles the session key; the passkey is the second factor as well as the first.
-    login(request, result.user, backend=PASSKEY_LOGIN_BACKEND)
+    login(request, passkey.user, backend=PASSKEY_LOGIN_BACKEND)
     mark_verified(request, "passkey")
     return JsonResponse({"redirect": safe_next(request, body, settings.LOGIN_REDIRECT_URL)})
 
@@ -211,9 +218,7 @@ def sudo_options(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     if user is None:
         return refused(NOT_SIGNED_IN, status=403)
-    return options_response(
-        passkeys.authentication_options(request, ceremony=Ceremony.SUDO, user=user)
-    )
+    return authentication_options(request, ceremony=Ceremony.SUDO, user=user)
 
 
 @require_POST
@@ -222,13 +227,9 @@ def sudo(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     if user is None:
         return refused(NOT_SIGNED_IN, status=403)
-    body = passkeys.parse_body(request.body)
-    if body is None:
-        return refused(passkeys.MALFORMED)
-    result = passkeys.complete_authentication(
-        request, ceremony=Ceremony.SUDO, user=user, credential_json=body.get("credential")
-    )
-    if isinstance(result, Refusal):
-        return refused(result)
+    answer = answered_ceremony(request, ceremony=Ceremony.SUDO, user=user)
+    if isinstance(answer, JsonResponse):
+        return answer
+    _, body = answer
     mark_verified(request, "passkey")
     return JsonResponse({"redirect": safe_next(request, body, "dashboard")})

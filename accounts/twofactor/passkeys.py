@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -57,6 +58,8 @@ from accounts.twofactor.factors import has_two_factor, issue_recovery_codes, las
 from accounts.twofactor.state import show_recovery_codes_once
 from activity.events import RequestContext
 from activity.models import ActivityEvent
+
+Credential = TypeVar("Credential", RegistrationCredential, AuthenticationCredential)
 
 CHALLENGE_SECONDS = 300
 CEREMONY_TIMEOUT_MS = CHALLENGE_SECONDS * 1000
@@ -234,20 +237,12 @@ def parse_body(body: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-def _registration_credential(data: Any) -> RegistrationCredential | None:
+def _parsed(data: Any, parse: Callable[[dict[str, Any]], Credential]) -> Credential | None:
+    """The browser's credential JSON parsed by py_webauthn, or None if it does not parse."""
     if not isinstance(data, dict):
         return None
     try:
-        return parse_registration_credential_json(data)
-    except (WebAuthnException, ValueError, TypeError):
-        return None
-
-
-def _authentication_credential(data: Any) -> AuthenticationCredential | None:
-    if not isinstance(data, dict):
-        return None
-    try:
-        return parse_authentication_credential_json(data)
+        return parse(data)
     except (WebAuthnException, ValueError, TypeError):
         return None
 
@@ -257,7 +252,7 @@ def complete_registration(
 ) -> Passkey | Refusal:
     """Check the browser's answer to `registration_options` and, if it holds, add the passkey."""
     stored = _take_challenge(request, Ceremony.REGISTRATION)
-    credential = _registration_credential(credential_json)
+    credential = _parsed(credential_json, parse_registration_credential_json)
     if credential is None:
         return MALFORMED
     if stored is None:
@@ -380,7 +375,7 @@ def complete_authentication(
     replaying one assertion cannot both pass.
     """
     stored = _take_challenge(request, ceremony)
-    credential = _authentication_credential(credential_json)
+    credential = _parsed(credential_json, parse_authentication_credential_json)
     if credential is None:
         return MALFORMED
     if stored is None:

@@ -48,22 +48,28 @@ def add_passkey(page: Page, live_server_url: str, name: str) -> None:
     expect(page.get_by_text(f"Passkey “{name}” added.")).to_be_visible()
 
 
+@pytest.fixture
+def page_with_passkey(login: Login, owner: Membership, live_server) -> Page:  # noqa: ANN001
+    """The owner signed in, with a virtual authenticator and a passkey "Laptop" on it."""
+    page = login(owner)
+    add_virtual_authenticator(page)
+    add_passkey(page, live_server.url, "Laptop")
+    return page
+
+
 def log_out(page: Page) -> None:
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
 
 def test_a_passkey_is_added_signs_in_alone_and_is_removed(
-    login: Login,
+    page_with_passkey: Page,
     owner: Membership,
     live_server,  # noqa: ANN001
 ) -> None:
-    page = login(owner)
-    add_virtual_authenticator(page)
-
-    add_passkey(page, live_server.url, "Work laptop")
+    page = page_with_passkey
     passkeys = page.get_by_role("region", name="Passkeys and security keys")
-    expect(passkeys.get_by_role("cell", name="Work laptop", exact=True)).to_be_visible()
+    expect(passkeys.get_by_role("cell", name="Laptop", exact=True)).to_be_visible()
     expect(passkeys.get_by_role("cell", name="Never")).to_be_visible()
     assert owner.user.passkeys.get().transports == ["internal"]
 
@@ -75,43 +81,33 @@ def test_a_passkey_is_added_signs_in_alone_and_is_removed(
     assert passkey.sign_count > 0
 
     page.goto(f"{live_server.url}/settings/security/")
-    page.get_by_role("link", name="Remove Work laptop").click()
+    page.get_by_role("link", name="Remove Laptop").click()
     page.get_by_role("button", name="Remove passkey").click()
-    expect(page.get_by_text("Passkey “Work laptop” removed.")).to_be_visible()
+    expect(page.get_by_text("Passkey “Laptop” removed.")).to_be_visible()
     expect(page.get_by_text("No passkeys yet.")).to_be_visible()
     assert not owner.user.passkeys.exists()
 
 
 def test_removing_a_passkey_asks_for_the_password_when_sudo_mode_is_stale(
-    login: Login,
-    owner: Membership,
-    live_server,
-    settings: Settings,  # noqa: ANN001
+    page_with_passkey: Page, settings: Settings
 ) -> None:
-    page = login(owner)
-    add_virtual_authenticator(page)
-    add_passkey(page, live_server.url, "Phone")
+    page = page_with_passkey
     # No minute of sudo mode is fresh any more.
     settings.SUDO_MODE_MINUTES = 0
 
-    page.get_by_role("link", name="Remove Phone").click()
+    page.get_by_role("link", name="Remove Laptop").click()
     expect(page.get_by_role("heading", name="Confirm your password")).to_be_visible()
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     settings.SUDO_MODE_MINUTES = 15
     page.get_by_role("button", name="Confirm password").click()
     page.get_by_role("button", name="Remove passkey").click()
-    expect(page.get_by_text("Passkey “Phone” removed.")).to_be_visible()
+    expect(page.get_by_text("Passkey “Laptop” removed.")).to_be_visible()
 
 
 def test_an_assertion_from_an_origin_the_server_does_not_expect_is_refused(
-    login: Login,
-    owner: Membership,
-    live_server,
-    settings: Settings,  # noqa: ANN001
+    page_with_passkey: Page, owner: Membership, settings: Settings
 ) -> None:
-    page = login(owner)
-    add_virtual_authenticator(page)
-    add_passkey(page, live_server.url, "Laptop")
+    page = page_with_passkey
     log_out(page)
     # The browser signs for its real origin; the server now expects only another one.
     settings.WEBAUTHN_ORIGINS = ["https://voxpria.example"]
@@ -147,14 +143,8 @@ def test_a_closed_passkey_prompt_says_so(page: Page, owner: Membership, live_ser
     not two_factor_verify_exists(),
     reason="the second-step page (two_factor_verify) is built by the signin part; run after merge",
 )
-def test_a_password_then_a_passkey_signs_in(
-    login: Login,
-    owner: Membership,
-    live_server,  # noqa: ANN001
-) -> None:
-    page = login(owner)
-    add_virtual_authenticator(page)
-    add_passkey(page, live_server.url, "Laptop")
+def test_a_password_then_a_passkey_signs_in(page_with_passkey: Page, owner: Membership) -> None:
+    page = page_with_passkey
     log_out(page)
 
     page.get_by_label("Email").fill(owner.user.email)
