@@ -1,7 +1,36 @@
 from django.urls import path
 
-from accounts.twofactor import views
+from accounts.twofactor import passkey_views, views
 
 urlpatterns = [
     path("settings/security/", views.security, name="security"),
+    path(
+        "settings/security/passkeys/add/options/",
+        passkey_views.register_options,
+        name="passkey_register_options",
+    ),
+    path("settings/security/passkeys/add/", passkey_views.register, name="passkey_register"),
+    path(
+        "settings/security/passkeys/<int:passkey_id>/remove/",
+        passkey_views.remove,
+        name="passkey_remove",
+    ),
+    path(
+        "login/verify/passkey/options/",
+        passkey_views.second_step_options,
+        name="passkey_second_step_options",
+    ),
+    path("login/verify/passkey/", passkey_views.second_step, name="passkey_second_step"),
+    path(
+        "login/passkey/options/",
+        passkey_views.passwordless_options,
+        name="passkey_login_options",
+    ),
+    path("login/passkey/", passkey_views.passwordless, name="passkey_login"),
+    path(
+        "account/confirm-passkey/options/",
+        passkey_views.sudo_options,
+        name="passkey_sudo_options",
+    ),
+    path("account/confirm-passkey/", passkey_views.sudo, name="passkey_sudo"),
 ]
