@@ -48,9 +48,7 @@ def enrolled(owner: Membership, clock: time_machine.Coordinates) -> TOTPDevice:
 
 
 def _events(account: Account, event_type: ActivityEvent.Type) -> list[ActivityEvent]:
-    return list(
-        ActivityEvent.objects.filter(account=account, event_type=event_type).order_by("pk")
-    )
+    return list(ActivityEvent.objects.filter(account=account, event_type=event_type).order_by("pk"))
 
 
 @pytest.mark.django_db
@@ -227,7 +225,9 @@ class TestEnrolment:
 
         assert list(TOTPDevice.objects.filter(user=owner.user)) == [second]
         with pytest.raises(TwoFactorChangeRefused):
-            confirm_authenticator(user=owner.user, device=first, code=totp_code(first), context=None)
+            confirm_authenticator(
+                user=owner.user, device=first, code=totp_code(first), context=None
+            )
 
     def test_replacing_keeps_the_old_app_working_until_the_new_one_is_confirmed(
         self,
@@ -343,13 +343,11 @@ def test_passkey_events_read_with_their_name() -> None:
     )
 
     assert event_summary(added) == "a@b.test added a passkey “YubiKey 5”"
-    assert event_summary(removed) == (
-        "a@b.test removed a passkey; two-factor sign-in is now off"
-    )
+    assert event_summary(removed) == ("a@b.test removed a passkey; two-factor sign-in is now off")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_same_code_sent_twice_at_once_signs_in_only_once(owner: Membership) -> None:
+def test_the_same_code_sent_four_times_at_once_is_accepted_once(owner: Membership) -> None:
     with time_machine.travel(START, tick=False) as clock:
         device, _ = enrol_authenticator(owner.user)
         clock.shift(timedelta(minutes=5))
