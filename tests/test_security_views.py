@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Membership, Passkey, RecoveryCode
+from accounts.twofactor.codes import use_recovery_code
 from accounts.twofactor.enrolment import start_authenticator
 from accounts.twofactor.factors import has_two_factor, recovery_codes_left
 from accounts.twofactor.state import METHOD_SESSION_KEY, VERIFIED_SESSION_KEY
@@ -78,6 +79,18 @@ class TestSecurityPage:
         assertContains(response, "9 of 10 recovery codes left.")
         assertContains(response, f'href="{REGENERATE}"')
         assert _shown_codes(response.content.decode()) == []
+
+    def test_with_few_codes_left_it_advises_new_ones(
+        self, owner: Membership, owner_client: Client
+    ) -> None:
+        _, codes = enrol_authenticator(owner.user)
+        for code in codes[:7]:
+            use_recovery_code(user=owner.user, code=code, context=None)
+
+        response = owner_client.get(SECURITY)
+
+        assertContains(response, "3 of 10 recovery codes left.")
+        assertContains(response, "You are running out of recovery codes.")
 
 
 class TestSetUp:
