@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.cache import add_never_cache_headers
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -100,9 +99,7 @@ def _render_setup(
         "step_seconds": TOTP_STEP_SECONDS,
         "issuer": settings.OTP_TOTP_ISSUER,
     }
-    response = render(request, "accounts/security/authenticator_setup.html", context, status=status)
-    add_never_cache_headers(response)
-    return response
+    return render(request, "accounts/security/authenticator_setup.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
