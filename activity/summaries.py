@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from activity.models import ActivityEvent
 
@@ -36,6 +37,13 @@ def _scopes_change(old: list[str], new: list[str]) -> str:
     if removed:
         parts.append("removed " + ", ".join(removed))
     return "scopes: " + "; ".join(parts)
+
+
+def _second_factor(details: dict[str, Any]) -> str:
+    """The factor a two-factor event names: "a passkey “YubiKey”" or "an authenticator app"."""
+    if details.get("method") == "passkey":
+        return f"a passkey “{details['name']}”" if details.get("name") else "a passkey"
+    return "an authenticator app"
 
 
 def event_summary(event: ActivityEvent) -> str:
@@ -99,6 +107,17 @@ def event_summary(event: ActivityEvent) -> str:
                 f"to {details.get('member')}"
             )
         return f"{details.get('old_email')} changed their email to {details.get('member')}"
+    if event.event_type == ActivityEvent.Type.TWO_FACTOR_ADDED:
+        replacing = " in place of the previous one" if details.get("replaced") else ""
+        return f"{details.get('member')} added {_second_factor(details)}{replacing}"
+    if event.event_type == ActivityEvent.Type.TWO_FACTOR_REMOVED:
+        off = "; two-factor sign-in is now off" if details.get("two_factor_off") else ""
+        return f"{details.get('member')} removed {_second_factor(details)}{off}"
+    if event.event_type == ActivityEvent.Type.RECOVERY_CODES_REGENERATED:
+        return f"{details.get('member')} generated new recovery codes; the old ones stopped working"
+    if event.event_type == ActivityEvent.Type.RECOVERY_CODE_USED:
+        left = details.get("codes_left")
+        return f"{details.get('member')} signed in with a recovery code ({left} left)"
     when = ""
     if details.get("expired_at"):
         when = f" on {datetime.fromisoformat(details['expired_at']):%-d %B %Y, %H:%M} UTC"

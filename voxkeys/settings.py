@@ -264,6 +264,8 @@ WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "VoxPria").strip() or "Vox
 # django-otp's own throttle is off: accounts.twofactor.throttle counts second-factor attempts
 # (LOGIN_FAILURE_LIMIT wrong codes per user and address lock the step LOGIN_LOCKOUT_MINUTES).
 OTP_TOTP_THROTTLE_FACTOR = 0
+# A code from one step either side of now is accepted, and no further: no drift is learnt.
+OTP_TOTP_SYNC = False
 OTP_TOTP_ISSUER = WEBAUTHN_RP_NAME
 if min(TWO_FACTOR_PENDING_SECONDS, TWO_FACTOR_RECENT_HOURS) < 1:
     sys.exit("VoxKeys: TWO_FACTOR_PENDING_SECONDS and TWO_FACTOR_RECENT_HOURS must be at least 1.")

@@ -19,6 +19,9 @@ PROTECTED_ACTIONS = {
     "members:resend": "resend an invitation",
     "members:revoke": "revoke an invitation",
     "profile_email": "change your email address",
+    "authenticator_setup": "set up an authenticator app",
+    "authenticator_remove": "remove your authenticator app",
+    "recovery_codes_regenerate": "generate new recovery codes",
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.twofactor import passkey_views, views
+from accounts.twofactor import enrolment_views, passkey_views, views
 
 urlpatterns = [
     path("settings/security/", views.security, name="security"),
@@ -33,4 +33,19 @@ urlpatterns = [
         name="passkey_sudo_options",
     ),
     path("account/confirm-passkey/", passkey_views.sudo, name="passkey_sudo"),
+    path(
+        "settings/security/authenticator/",
+        enrolment_views.authenticator_setup,
+        name="authenticator_setup",
+    ),
+    path(
+        "settings/security/authenticator/remove/",
+        enrolment_views.authenticator_remove,
+        name="authenticator_remove",
+    ),
+    path(
+        "settings/security/recovery-codes/regenerate/",
+        enrolment_views.recovery_codes_regenerate,
+        name="recovery_codes_regenerate",
+    ),
 ]

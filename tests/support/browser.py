@@ -6,12 +6,17 @@ import json
 import re
 import subprocess
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
+from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from accounts.models import Membership
+from accounts.sudo import SUDO_SESSION_KEY
 
 # The `login` fixture (tests/e2e/conftest.py): signs the member in and returns the page.
 Login = Callable[[Membership], Page]
@@ -77,3 +82,11 @@ def open_members(page: Page) -> None:
     """Settings → Members in the sidebar."""
     page.get_by_role("navigation").get_by_role("link", name="Members").click()
     expect(page.get_by_role("heading", name="Members", level=1)).to_be_visible()
+
+
+def confirmation_goes_stale(page: Page) -> None:
+    """Move the browser session's password confirmation (sudo mode) 16 minutes into the past."""
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
+    session = SessionStore(session_key=cookie["value"])
+    session[SUDO_SESSION_KEY] = (timezone.now() - timedelta(minutes=16)).timestamp()
+    session.save()
