@@ -315,7 +315,5 @@ def test_the_prune_command_deletes_expired_and_idle_rows_only(
 
     call_command("prune_signed_in_sessions")
 
-    assert list(UserSession.objects.values_list("session_key", flat=True)) == [
-        session_key(fresh)
-    ]
+    assert list(UserSession.objects.values_list("session_key", flat=True)) == [session_key(fresh)]
     assert not UserSession.objects.filter(session_key=session_key(idle)).exists()
