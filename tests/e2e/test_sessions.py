@@ -1,4 +1,4 @@
-"""Settings -> Security's sessions in Chromium: two browsers as one person, one signs the other out."""
+"""Settings -> Security's sessions in Chromium: one person in two browsers, one ends the other."""
 
 from __future__ import annotations
 
@@ -19,23 +19,23 @@ def other_page(browser: Browser, browser_context_args: dict) -> Iterator[Page]:
     context.close()
 
 
-def log_in(page: Page, url: str, membership: Membership) -> None:
-    page.goto(f"{url}/login/")
-    page.get_by_label("Email").fill(membership.user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+@pytest.fixture
+def signed_in_twice(page: Page, other_page: Page, live_server, owner: Membership) -> None:  # noqa: ANN001
+    """The owner signed in in the other browser first, then in this one."""
+    for browser_page in (other_page, page):
+        browser_page.goto(f"{live_server.url}/login/")
+        browser_page.get_by_label("Email").fill(owner.user.email)
+        browser_page.get_by_label("Password").fill(PASSWORD)
+        browser_page.get_by_role("button", name="Log in").click()
+        expect(browser_page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
+@pytest.mark.usefixtures("signed_in_twice")
 def test_signing_out_the_other_browser_sends_it_to_the_login_page(
     page: Page,
     other_page: Page,
-    live_server,
-    owner: Membership,  # noqa: ANN001
+    live_server,  # noqa: ANN001
 ) -> None:
-    log_in(other_page, live_server.url, owner)
-    log_in(page, live_server.url, owner)
-
     page.get_by_role("navigation").get_by_role("link", name="Security").click()
     sessions = page.get_by_role("region", name="Sessions")
     rows = sessions.get_by_role("row")
@@ -58,14 +58,12 @@ def test_signing_out_the_other_browser_sends_it_to_the_login_page(
     expect(page.get_by_role("heading", name="API Keys", level=1)).to_be_visible()
 
 
+@pytest.mark.usefixtures("signed_in_twice")
 def test_sign_out_all_other_sessions_keeps_this_browser(
     page: Page,
     other_page: Page,
-    live_server,
-    owner: Membership,  # noqa: ANN001
+    live_server,  # noqa: ANN001
 ) -> None:
-    log_in(other_page, live_server.url, owner)
-    log_in(page, live_server.url, owner)
     page.goto(f"{live_server.url}/settings/security/")
 
     page.get_by_role("button", name="Sign out all other sessions").click()
