@@ -23,12 +23,15 @@ def session_is_idle(session: SessionBase) -> bool:
     return timezone.now().timestamp() - last_seen > settings.SESSION_IDLE_TIMEOUT
 
 
-def record_activity(session: SessionBase) -> None:
-    """Note that the session is in use, unless it was noted less than a minute ago."""
+def record_activity(session: SessionBase) -> bool:
+    """Note that the session is in use, unless it was noted less than a minute ago; return
+    whether it was noted."""
     now = timezone.now().timestamp()
     last_seen = session.get(LAST_SEEN_SESSION_KEY)
     if not isinstance(last_seen, int | float) or now - last_seen >= ACTIVITY_RESOLUTION:
         session[LAST_SEEN_SESSION_KEY] = now
+        return True
+    return False
 
 
 def idle_timeout_in_words() -> str:

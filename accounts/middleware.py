@@ -10,6 +10,8 @@ from accounts.forms import MAX_ID
 from accounts.idle import idle_timeout_in_words, record_activity, session_is_idle
 from accounts.models import Membership
 from accounts.requests import AccountRequest
+from accounts.twofactor.browsers import set_browser_cookie
+from accounts.twofactor.sessions import follow_rotated_key, note_session_seen
 
 SESSION_ACCOUNT_KEY = "current_account_id"
 
@@ -73,6 +75,30 @@ class IdleTimeoutMiddleware:
                     f"You were signed out after {idle_timeout_in_words()} without activity. "
                     "Log in again to continue.",
                 )
-            else:
-                record_activity(request.session)
+            elif record_activity(request.session):
+                # The session list's "last seen" moves with the idle clock: once a minute.
+                note_session_seen(request.session)
         return self.get_response(request)
+
+
+class SignedInSessionMiddleware:
+    """Keep the session list on the session's key when it was rotated (before the view, and
+    after it for a view that rotates it), and give a browser seen for the first time at sign-in
+    its cookie (accounts.twofactor.browsers).
+
+    After SessionMiddleware, which saves the session after it, and AuthenticationMiddleware;
+    outside every middleware that may answer in the view's place.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # API requests have no session.
+        if request.path_info.startswith("/api/"):
+            return self.get_response(request)
+        follow_rotated_key(request)
+        response = self.get_response(request)
+        follow_rotated_key(request)
+        set_browser_cookie(request, response)
+        return response

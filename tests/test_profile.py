@@ -159,6 +159,7 @@ def test_changing_the_password_signs_out_other_sessions_but_not_this_one(
     MembershipFactory(user=owner.user, account=AccountFactory(name="Globex"))
     elsewhere = Client()
     elsewhere.force_login(owner.user)
+    mail.outbox.clear()  # the new-browser alert of `elsewhere`
 
     response = owner_client.post(
         PASSWORD_URL,

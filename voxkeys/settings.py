@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Outside the middleware below that may answer in a view's place, so it sees every answer.
+    "accounts.middleware.SignedInSessionMiddleware",
     # Before the idle timeout, which tells a signed-out member why.
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.twofactor import enrolment_views, passkey_views, views
+from accounts.twofactor import enrolment_views, passkey_views, session_views, views
 
 urlpatterns = [
     path("settings/security/", views.security, name="security"),
@@ -47,5 +47,15 @@ urlpatterns = [
         "settings/security/recovery-codes/regenerate/",
         enrolment_views.recovery_codes_regenerate,
         name="recovery_codes_regenerate",
+    ),
+    path(
+        "settings/security/sessions/<int:session_id>/sign-out/",
+        session_views.end_one_session,
+        name="end_session",
+    ),
+    path(
+        "settings/security/sessions/sign-out-others/",
+        session_views.end_all_other_sessions,
+        name="end_other_sessions",
     ),
 ]

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from accounts.requests import AccountRequest
 from accounts.twofactor.enrolment_views import authenticator_context, recovery_codes_context
 from accounts.twofactor.passkeys import passkeys_context
+from accounts.twofactor.session_views import sessions_context
 
 
 @require_GET
@@ -22,5 +23,6 @@ def security(request: AccountRequest) -> HttpResponse:
         **authenticator_context(request),
         **recovery_codes_context(request),
         **passkeys_context(request),
+        **sessions_context(request),
     }
     return render(request, "accounts/security/index.html", context)
