@@ -99,6 +99,12 @@ def event_summary(event: ActivityEvent) -> str:
                 f"to {details.get('member')}"
             )
         return f"{details.get('old_email')} changed their email to {details.get('member')}"
+    if event.event_type == ActivityEvent.Type.TWO_FACTOR_REQUIRED:
+        return "Required two-factor authentication of every member"
+    if event.event_type == ActivityEvent.Type.TWO_FACTOR_NOT_REQUIRED:
+        return "Stopped requiring two-factor authentication"
+    if event.event_type == ActivityEvent.Type.TWO_FACTOR_RESET:
+        return f"VoxPria staff reset the two-factor authentication of {details.get('member')}"
     when = ""
     if details.get("expired_at"):
         when = f" on {datetime.fromisoformat(details['expired_at']):%-d %B %Y, %H:%M} UTC"
