@@ -76,7 +76,9 @@ def test_turning_it_on_twice_changes_and_records_nothing_the_second_time(
     assert not set_two_factor_requirement(
         account=owner.account, actor=owner.user, required=True, site_url="http://testserver"
     )
-    assert ActivityEvent.objects.filter(event_type=ActivityEvent.Type.TWO_FACTOR_REQUIRED).count() == 1
+    assert (
+        ActivityEvent.objects.filter(event_type=ActivityEvent.Type.TWO_FACTOR_REQUIRED).count() == 1
+    )
 
 
 @pytest.mark.parametrize("role", [Membership.Role.ADMIN, Membership.Role.MEMBER])
@@ -300,9 +302,7 @@ def test_an_invitation_into_a_requiring_account_says_so(
 ) -> None:
     invite_as(owner, "new@example.test")
     [message] = [m for m in mail.outbox if m.to == ["new@example.test"]]
-    expected = (
-        "Acme Voice requires two-factor authentication: you'll set it up after joining."
-    )
+    expected = "Acme Voice requires two-factor authentication: you'll set it up after joining."
     assert expected in message.body
     page = client.get(link_sent_to(mail.outbox, "new@example.test"))
     assert expected in page.content.decode().replace("&#x27;", "'")

@@ -44,7 +44,8 @@ class ResetRefused(Exception):
 
 
 def _confirmed_apps() -> QuerySet[TOTPDevice]:
-    return TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True)
+    apps: QuerySet[TOTPDevice] = TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True)
+    return apps
 
 
 def with_method_counts(memberships: QuerySet[Membership]) -> QuerySet[Membership]:
