@@ -22,7 +22,12 @@ from tests.conftest import client_for
 from tests.factories import AccountFactory, MembershipFactory
 from tests.support.htmx import HTMX
 from tests.support.members import invite_as, link_sent_to
-from tests.support.policy import give_authenticator_app, give_passkey, require_two_factor
+from tests.support.policy import (
+    give_authenticator_app,
+    give_passkey,
+    past_second_factor,
+    require_two_factor,
+)
 from tests.support.urls import iter_routes
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +36,15 @@ SECURITY = "/settings/security/"
 # What a held member may still open, besides everything under SECURITY.
 REACHABLE_WHILE_HELD = {"security", "logout", "switch_account", "confirm_password"}
 HELD_PAGE = "Acme Voice requires two-factor authentication. Nothing was changed"
+
+
+@pytest.fixture
+def owner_client(owner: Membership) -> Client:
+    return past_second_factor(client_for(owner))
+
+
+def signed_in(membership: Membership) -> Client:
+    return past_second_factor(client_for(membership))
 
 
 @pytest.fixture
@@ -59,6 +73,7 @@ def is_reachable(path: str, name: str | None) -> bool:
 def test_an_owner_turns_the_requirement_on_and_it_is_recorded(
     owner: Membership, admin_member: Membership
 ) -> None:
+    give_passkey(owner.user)
     assert set_two_factor_requirement(
         account=owner.account, actor=owner.user, required=True, site_url="http://testserver"
     )
@@ -70,9 +85,8 @@ def test_an_owner_turns_the_requirement_on_and_it_is_recorded(
 
 
 def test_turning_it_on_twice_changes_and_records_nothing_the_second_time(
-    owner: Membership,
+    requiring: Account, owner: Membership
 ) -> None:
-    require_two_factor(owner)
     assert not set_two_factor_requirement(
         account=owner.account, actor=owner.user, required=True, site_url="http://testserver"
     )
@@ -93,6 +107,28 @@ def test_only_an_owner_may_set_it(account: Account, role: str) -> None:
     assert not ActivityEvent.objects.exists()
 
 
+def test_an_owner_without_two_factor_must_set_it_up_before_requiring_it(
+    owner_client: Client, owner: Membership
+) -> None:
+    with pytest.raises(MembershipRefused, match="for yourself first"):
+        require_two_factor(owner)
+    page = owner_client.get("/settings/members/two-factor/").text
+    assert "Set up two-factor authentication for yourself first" in page
+    assert "Require two-factor authentication</button>" not in page
+    assert owner_client.post("/settings/members/two-factor/", {"required": "1"}).status_code == 403
+    owner.account.refresh_from_db()
+    assert not owner.account.require_two_factor
+
+
+def test_an_owner_who_lost_their_factors_may_still_stop_requiring_it(
+    requiring: Account, owner: Membership
+) -> None:
+    owner.user.totpdevice_set.all().delete()
+    assert set_two_factor_requirement(
+        account=requiring, actor=owner.user, required=False, site_url="http://testserver"
+    )
+
+
 def test_an_owner_of_another_account_may_not_set_it(
     account: Account, other_owner: Membership
 ) -> None:
@@ -110,6 +146,7 @@ def test_turning_it_on_emails_owners_admins_and_each_member_without_two_factor(
 ) -> None:
     enrolled = MembershipFactory(account=owner.account, role=Membership.Role.MEMBER)
     give_passkey(enrolled.user)
+    give_passkey(owner.user)
     with django_capture_on_commit_callbacks(execute=True):
         require_two_factor(owner)
     by_subject: dict[str, list[str]] = {}
@@ -120,7 +157,7 @@ def test_turning_it_on_emails_owners_admins_and_each_member_without_two_factor(
     )
     assert sorted(managers) == ["admin@acme.test", "owner@acme.test"]
     asked = by_subject.pop("[VoxPria] Acme Voice now requires two-factor authentication")
-    assert sorted(asked) == ["admin@acme.test", "member@acme.test", "owner@acme.test"]
+    assert sorted(asked) == ["admin@acme.test", "member@acme.test"]
     assert by_subject == {}
     body = next(m.body for m in mail.outbox if m.to == ["member@acme.test"] and "now" in m.subject)
     assert (
@@ -248,7 +285,7 @@ def test_a_non_owner_sees_whether_it_is_required_but_no_control(
 ) -> None:
     someone = MembershipFactory(account=requiring, role=role)
     give_passkey(someone.user)
-    client = client_for(someone)
+    client = signed_in(someone)
     page = client.get("/settings/members/").text
     assert "Required" in page and "Only an owner can change this." in page
     assert "/settings/members/two-factor/" not in page
@@ -324,7 +361,7 @@ def test_an_invitation_into_another_account_does_not(
 def test_a_held_member_reaches_only_the_security_page_and_its_ways_out(
     requiring: Account, member: Membership
 ) -> None:
-    client = client_for(member)
+    client = signed_in(member)
     walked = []
     for path, name in walked_paths():
         if name == "logout" or path.startswith("/api/"):
@@ -353,7 +390,7 @@ def test_a_held_member_reaches_only_the_security_page_and_its_ways_out(
 def test_the_held_member_is_told_why_on_the_security_page(
     requiring: Account, member: Membership
 ) -> None:
-    client = client_for(member)
+    client = signed_in(member)
     response = client.get("/settings/api-keys/", follow=True)
     assert response.redirect_chain == [(SECURITY, 302)]
     page = response.content.decode()
@@ -365,7 +402,7 @@ def test_once_enrolled_the_member_reaches_everything(
     requiring: Account, member: Membership
 ) -> None:
     give_authenticator_app(member.user)
-    client = client_for(member)
+    client = signed_in(member)
     for path, name in walked_paths():
         if name == "logout" or path.startswith("/api/"):
             continue
@@ -382,7 +419,7 @@ def test_in_an_account_that_does_not_require_it_the_member_works_normally(
     elsewhere = MembershipFactory(
         user=member.user, account=AccountFactory(name="Zeta"), role=Membership.Role.OWNER
     )
-    client = client_for(member)
+    client = signed_in(member)
     assert client.get("/settings/api-keys/").status_code == 302
     switched = client.post("/account/switch/", {"account": elsewhere.account_id, "next": "/"})
     assert switched.status_code == 302
@@ -394,7 +431,7 @@ def test_in_an_account_that_does_not_require_it_the_member_works_normally(
 def test_the_api_is_not_held_a_session_never_authenticates_there(
     requiring: Account, member: Membership
 ) -> None:
-    response = client_for(member).get("/api/v1/contacts")
+    response = signed_in(member).get("/api/v1/contacts")
     assert response.status_code == 401
 
 

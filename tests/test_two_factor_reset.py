@@ -15,11 +15,19 @@ from activity.models import ActivityEvent
 from activity.summaries import event_summary
 from tests.factories import AccountFactory, MembershipFactory
 from tests.support.admin import logged_in, new_superuser, staff_with
-from tests.support.policy import give_authenticator_app, give_passkey
+from tests.support.policy import give_authenticator_app, give_passkey, past_second_factor
 
 pytestmark = pytest.mark.django_db
 
 REASON = "Lost their phone; identity checked on a video call, ticket 4711"
+
+
+@pytest.fixture
+def staff_client() -> Client:
+    """A superuser past the admin's second factor (ADMIN_REQUIRE_2FA)."""
+    superuser = new_superuser(email="staff@voxkeys.test")
+    give_authenticator_app(superuser)
+    return past_second_factor(logged_in(superuser))
 
 
 @pytest.fixture
@@ -123,7 +131,7 @@ def test_a_reset_of_an_unknown_user_is_a_404(staff_client: Client) -> None:
 def test_the_reset_leaves_the_persons_sessions_signed_in(
     enrolled: User, member: Membership
 ) -> None:
-    person = logged_in(enrolled)
+    person = past_second_factor(logged_in(enrolled))
     assert person.get("/settings/security/").status_code == 200
     reset_two_factor(user=enrolled, staff=new_superuser(), reason=REASON)
     assert person.get("/settings/security/").status_code == 200

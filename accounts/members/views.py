@@ -37,6 +37,7 @@ from accounts.services import change_role as change_role_service
 from accounts.sudo import sudo_required
 from accounts.twofactor.policy import (
     members_without_two_factor,
+    requirement_change_refusal,
     requirement_refusal,
     set_two_factor_requirement,
     with_method_counts,
@@ -144,9 +145,11 @@ def two_factor_requirement(request: AccountRequest) -> HttpResponse:
         template_name = "accounts/members/two_factor.html"
         if request.htmx:
             template_name += "#dialog"
+        turn_on = not account.require_two_factor
         context = {
-            "turn_on": not account.require_two_factor,
+            "turn_on": turn_on,
             "without": members_without_two_factor(account),
+            "change_refusal": requirement_change_refusal(actor=request.user, required=turn_on),
         }
         return render(request, template_name, context)
     form = TwoFactorRequirementForm(request.POST)

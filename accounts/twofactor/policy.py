@@ -33,6 +33,11 @@ from voxkeys.safetext import unsafe_character_error
 
 OWNERS_ONLY = "Only an owner can require two-factor authentication or stop requiring it."
 RESET_SUPERUSERS_ONLY = "Only a superuser can reset someone's two-factor authentication."
+# As GitHub asks of an organisation's owner: otherwise turning it on would lock them out at once.
+OWN_FACTOR_FIRST = (
+    "Set up two-factor authentication for yourself first (Settings → Security): once the "
+    "account requires it, members without it can reach only that page."
+)
 REASON_REQUIRED = "Say why: the reason is recorded and emailed to the person and their owners."
 REASON_MAX_LENGTH = 500
 
@@ -82,6 +87,14 @@ def requirement_refusal(actor: Membership | None) -> str | None:
     return None
 
 
+def requirement_change_refusal(*, actor: User, required: bool) -> str | None:
+    """Why the owner `actor` may not make the change now, or None: turning it on needs their
+    own second factor."""
+    if required and not has_two_factor(actor):
+        return OWN_FACTOR_FIRST
+    return None
+
+
 @transaction.atomic
 def set_two_factor_requirement(
     *,
@@ -93,7 +106,8 @@ def set_two_factor_requirement(
 ) -> bool:
     """Require two-factor authentication in `account`, or stop requiring it; owners only.
 
-    Returns whether anything changed. The owners and admins are emailed about the change
+    Turning it on needs the owner's own second factor. Returns whether anything changed. The
+    owners and admins are emailed about the change
     (accounts.notifications); turning it on also emails each member who has no second factor
     yet, with the link to the page where they set one up. `site_url` is the dashboard's address.
     """
@@ -101,6 +115,10 @@ def set_two_factor_requirement(
     refusal = requirement_refusal(actor_membership(locked, actor))
     if refusal is not None:
         raise MembershipRefused(refusal)
+    if locked.require_two_factor != required:
+        refusal = requirement_change_refusal(actor=actor, required=required)
+        if refusal is not None:
+            raise MembershipRefused(refusal)
     account.require_two_factor = required
     if locked.require_two_factor == required:
         return False
