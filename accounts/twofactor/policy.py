@@ -107,22 +107,21 @@ def set_two_factor_requirement(
     """Require two-factor authentication in `account`, or stop requiring it; owners only.
 
     Turning it on needs the owner's own second factor. Returns whether anything changed. The
-    owners and admins are emailed about the change
-    (accounts.notifications); turning it on also emails each member who has no second factor
-    yet, with the link to the page where they set one up. `site_url` is the dashboard's address.
+    owners and admins are emailed about the change (accounts.notifications); turning it on also
+    emails each member who has no second factor yet, with the link to the page where they set
+    one up. `site_url` is the dashboard's address.
     """
     locked = lock_account(account.pk)
     refusal = requirement_refusal(actor_membership(locked, actor))
     if refusal is not None:
         raise MembershipRefused(refusal)
-    if locked.require_two_factor != required:
-        refusal = requirement_change_refusal(actor=actor, required=required)
-        if refusal is not None:
-            raise MembershipRefused(refusal)
-    account.require_two_factor = required
     if locked.require_two_factor == required:
+        account.require_two_factor = required
         return False
-    locked.require_two_factor = required
+    refusal = requirement_change_refusal(actor=actor, required=required)
+    if refusal is not None:
+        raise MembershipRefused(refusal)
+    account.require_two_factor = locked.require_two_factor = required
     locked.save(update_fields=["require_two_factor"])
     without = members_without_two_factor(locked)
     record_event(
