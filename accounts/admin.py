@@ -6,7 +6,7 @@ from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -17,7 +17,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_http_methods
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.credentials import record_staff_email_change, record_staff_password_set
 from accounts.models import Account, Membership, User
@@ -31,6 +37,14 @@ from accounts.services import (
     may_set_credentials,
     membership_refusal,
     remove_member,
+)
+from accounts.twofactor.factors import method_count
+from accounts.twofactor.policy import (
+    REASON_MAX_LENGTH,
+    ResetRefused,
+    reason_error,
+    reset_refusal,
+    reset_two_factor,
 )
 from activity.events import RequestContext
 
@@ -202,10 +216,26 @@ class EmailUserChangeForm(UserChangeForm):
         fields = "__all__"
 
 
+class ResetTwoFactorForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=REASON_MAX_LENGTH,
+        help_text="Recorded in the person's accounts and emailed to them and their owners: say "
+        "how they proved who they are.",
+    )
+
+    def clean_reason(self) -> str:
+        reason: str = self.cleaned_data["reason"]
+        if error := reason_error(reason):
+            raise forms.ValidationError(error)
+        return reason
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
+    change_form_template = "admin/accounts/user/change_form.html"
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "date_joined", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
@@ -229,6 +259,72 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
+
+    def get_urls(self) -> list[URLPattern]:
+        reset = path(
+            "<id>/reset-two-factor/",
+            self.admin_site.admin_view(self.reset_two_factor_view),
+            name="accounts_user_reset_two_factor",
+        )
+        # Before the admin's own patterns, whose "<path:object_id>/" would match it first.
+        return [reset, *super().get_urls()]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {
+            **(extra_context or {}),
+            "can_reset_two_factor": reset_refusal(staff_user(request)) is None,
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    @method_decorator(require_http_methods(["GET", "POST"]))
+    def reset_two_factor_view(self, request: HttpRequest, id: str) -> HttpResponse:
+        """Ask for the reason, then remove every second factor of the user (superusers only)."""
+        staff = staff_user(request)
+        if reset_refusal(staff) is not None:
+            raise PermissionDenied
+        user = self.get_object(request, unquote(id))
+        if user is None:
+            raise Http404("No such user.")
+        change_url = reverse("admin:accounts_user_change", args=[user.pk])
+        form = ResetTwoFactorForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                reset_two_factor(
+                    user=user,
+                    staff=staff,
+                    reason=form.cleaned_data["reason"],
+                    context=RequestContext.from_request(request),
+                )
+            except ResetRefused as refused:
+                form.add_error("reason", refused.message)
+            else:
+                self.message_user(
+                    request,
+                    f"Reset the two-factor authentication of {user.email}: they and their "
+                    "accounts' owners were emailed.",
+                    messages.SUCCESS,
+                )
+                return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": user,
+            "form": form,
+            "method_count": method_count(user),
+            "title": f"Reset the two-factor authentication of {user.email}?",
+        }
+        return TemplateResponse(
+            request,
+            "admin/accounts/user/reset_two_factor.html",
+            context,
+            status=422 if form.errors else 200,
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
@@ -289,6 +385,9 @@ class UserAdmin(DjangoUserAdmin):
 
 
 admin.site.unregister(Group)
+# A device's admin shows its secret and lets staff add or confirm one behind the person's back:
+# authenticator apps change only through the Security page's services and the reset above.
+admin.site.unregister(TOTPDevice)
 
 
 @admin.register(Group)

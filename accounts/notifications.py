@@ -1,6 +1,7 @@
 """Emails about an account's people: the invitation itself, and to the account's owners and
 admins every membership change (invited, invitation revoked, joined, role changed, added,
-removed, left), whether made on the Members page, through an invitation or in the Django admin.
+removed, left, two-factor required or not), whether made on the Members page, through an
+invitation or in the Django admin.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ NOTIFIED_EVENTS = frozenset(
         ActivityEvent.Type.MEMBER_CHANGED,
         ActivityEvent.Type.MEMBER_REMOVED,
         ActivityEvent.Type.LEFT,
+        ActivityEvent.Type.TWO_FACTOR_REQUIRED,
+        ActivityEvent.Type.TWO_FACTOR_NOT_REQUIRED,
     }
 )
 

@@ -16,6 +16,8 @@ class AccountRequest(HttpRequest):
     user: User
     account: Account | None
     membership: Membership | None
+    # The account whose policy holds this member on Settings -> Security, if one does.
+    two_factor_required_by: Account | None
 
 
 def current_account(request: AccountRequest) -> Account:

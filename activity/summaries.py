@@ -118,6 +118,12 @@ def event_summary(event: ActivityEvent) -> str:
     if event.event_type == ActivityEvent.Type.RECOVERY_CODE_USED:
         left = details.get("codes_left")
         return f"{details.get('member')} signed in with a recovery code ({left} left)"
+    if event.event_type == ActivityEvent.Type.TWO_FACTOR_REQUIRED:
+        return "Required two-factor authentication of every member"
+    if event.event_type == ActivityEvent.Type.TWO_FACTOR_NOT_REQUIRED:
+        return "Stopped requiring two-factor authentication"
+    if event.event_type == ActivityEvent.Type.TWO_FACTOR_RESET:
+        return f"VoxPria staff reset the two-factor authentication of {details.get('member')}"
     when = ""
     if details.get("expired_at"):
         when = f" on {datetime.fromisoformat(details['expired_at']):%-d %B %Y, %H:%M} UTC"

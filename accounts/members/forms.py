@@ -56,6 +56,16 @@ class RoleForm(RefusalErrorsMixin):
         self.fields["role"].widget.choices = role_choices(actor)
 
 
+class TwoFactorRequirementForm(forms.Form):
+    """Turn the account's "Require two-factor authentication" on ("1") or off ("0")."""
+
+    required = forms.TypedChoiceField(
+        choices=[("1", "Required"), ("0", "Not required")],
+        coerce=lambda value: value == "1",
+        widget=forms.HiddenInput,
+    )
+
+
 class NewMemberForm(RefusalErrorsMixin):
     """The invited person's name and password (Django's password validators)."""
 

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.invitations import (
     InvitationState,
@@ -27,13 +28,20 @@ from accounts.invitations import (
     resend_invitation,
     revoke_invitation,
 )
-from accounts.members.forms import InviteForm, NewMemberForm, RoleForm
+from accounts.members.forms import InviteForm, NewMemberForm, RoleForm, TwoFactorRequirementForm
 from accounts.middleware import SESSION_ACCOUNT_KEY
 from accounts.models import Account, Invitation, Membership, User
 from accounts.requests import AccountRequest
 from accounts.services import MembershipRefused, member_refusal, remove_member
 from accounts.services import change_role as change_role_service
 from accounts.sudo import sudo_required
+from accounts.twofactor.policy import (
+    members_without_two_factor,
+    requirement_change_refusal,
+    requirement_refusal,
+    set_two_factor_requirement,
+    with_method_counts,
+)
 from activity.events import RequestContext
 
 ROLE_ORDER = Case(
@@ -95,7 +103,9 @@ def index(request: AccountRequest) -> HttpResponse:
         return render(request, "accounts/members/index.html")
     me = _me(request)
     account = request.account
-    memberships = account.memberships.select_related("user").order_by(ROLE_ORDER, "user__email")
+    memberships = with_method_counts(
+        account.memberships.select_related("user").order_by(ROLE_ORDER, "user__email")
+    )
 
     def may_manage(membership: Membership) -> bool:
         return member_refusal(actor=me, roles=[membership.role]) is None
@@ -117,8 +127,56 @@ def index(request: AccountRequest) -> HttpResponse:
         if manages
         else [],
         "former_members": former_members(account) if manages else [],
+        "sets_two_factor": requirement_refusal(me) is None,
     }
     return render(request, "accounts/members/index.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@sudo_required
+def two_factor_requirement(request: AccountRequest) -> HttpResponse:
+    """Turn "Require two-factor authentication" on or off, after a confirmation (owners only)."""
+    me = _me(request)
+    refusal = requirement_refusal(me)
+    if refusal is not None:
+        return refused(request, refusal)
+    account = me.account
+    if request.method == "GET":
+        template_name = "accounts/members/two_factor.html"
+        if request.htmx:
+            template_name += "#dialog"
+        turn_on = not account.require_two_factor
+        context = {
+            "turn_on": turn_on,
+            "without": members_without_two_factor(account),
+            "change_refusal": requirement_change_refusal(actor=request.user, required=turn_on),
+        }
+        return render(request, template_name, context)
+    form = TwoFactorRequirementForm(request.POST)
+    if not form.is_valid():
+        return refused(request, "Choose whether to require two-factor authentication.")
+    required = form.cleaned_data["required"]
+    try:
+        set_two_factor_requirement(
+            account=account,
+            actor=request.user,
+            required=required,
+            site_url=request.build_absolute_uri("/"),
+            context=RequestContext.from_request(request),
+        )
+    except MembershipRefused as error:
+        return refused(request, error.message)
+    if required:
+        messages.success(
+            request,
+            f"{account.name} now requires two-factor authentication. Members without it were "
+            "emailed, and can reach only Settings → Security until they set it up.",
+        )
+    else:
+        messages.success(request, f"{account.name} no longer requires two-factor authentication.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("members:index"))
+    return redirect("members:index")
 
 
 @require_http_methods(["GET", "POST"])
