@@ -24,6 +24,7 @@ from django.utils.cache import add_never_cache_headers
 
 from accounts.forms import PasswordConfirmForm
 from accounts.models import Passkey
+from accounts.requests import AccountRequest
 from accounts.twofactor import state as two_factor_state
 from accounts.twofactor.factors import confirmed_totp_device
 from accounts.twofactor.signin_forms import AuthenticatorCodeForm
@@ -58,7 +59,7 @@ def second_factor_required(request: HttpRequest) -> bool:
 
 
 def render_password_confirmation(
-    request: HttpRequest,
+    request: AccountRequest,
     form: PasswordConfirmForm,
     next_url: str,
     *,
@@ -100,7 +101,7 @@ def sudo_required(view: View) -> View:
     """
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: AccountRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if sudo_is_fresh(request) and not second_factor_required(request):
             return view(request, *args, **kwargs)
         return render_password_confirmation(
