@@ -54,10 +54,11 @@ def locked_response(request: HttpRequest, check: CodeCheck) -> HttpResponse:
     retry_at = check.retry_at.replace(second=0, microsecond=0)
     if retry_at < check.retry_at:
         retry_at += timedelta(minutes=1)
-    template_name = "registration/two_factor_locked.html"
+    template_name = "registration/locked_out.html"
     if getattr(request, "htmx", False):
         template_name += "#dialog"
-    response = render(request, template_name, {"retry_at": retry_at}, status=429)
+    context = {"retry_at": retry_at, "second_factor": True}
+    response = render(request, template_name, context, status=429)
     response["Retry-After"] = str(check.retry_after_seconds)
     return response
 
