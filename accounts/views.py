@@ -33,9 +33,13 @@ from accounts.forms import (
     SwitchAccountForm,
 )
 from accounts.middleware import SESSION_ACCOUNT_KEY
-from accounts.requests import AccountRequest
+from accounts.requests import AccountRequest, safe_next_url
 from accounts.sudo import confirm_sudo, render_password_confirmation, sudo_required
 from accounts.throttle import take_reset_allowance
+from accounts.twofactor.signin_forms import AuthenticatorCodeForm
+from accounts.twofactor.signin_views import check_code_form, locked_response
+from accounts.twofactor.state import mark_verified
+from accounts.twofactor.verification import CodeKind
 from activity.events import RequestContext
 
 
@@ -69,22 +73,32 @@ def switch_account(request: AccountRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @never_cache
-@sensitive_post_parameters("password")
-def confirm_password(request: HttpRequest) -> HttpResponse:
-    """Sudo mode's password confirmation; on success, on to the URL that asked for it."""
-    next_url = request.POST.get("next") or request.GET.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = reverse("dashboard")
+@sensitive_post_parameters("password", "totp-code")
+def confirm_password(request: AccountRequest) -> HttpResponse:
+    """Sudo mode's confirmation (the password, or an authenticator code); on success, on to the
+    URL that asked for it."""
+    next_url = safe_next_url(request)
     if request.method == "GET":
         return render_password_confirmation(request, PasswordConfirmForm(request), next_url)
+    if request.POST.get("method") == CodeKind.TOTP:
+        code_form = AuthenticatorCodeForm(request.POST)
+        check = check_code_form(request, code_form)
+        if check.locked:
+            return locked_response(request, check)
+        if not check.accepted:
+            return render_password_confirmation(
+                request, PasswordConfirmForm(request), next_url, code_form=code_form, status=422
+            )
+        # A fresh second factor: it confirms sudo mode as well.
+        mark_verified(request, CodeKind.TOTP)
+        return redirect(next_url)
     form = PasswordConfirmForm(request, request.POST)
     if not form.is_valid():
         return render_password_confirmation(request, form, next_url, status=422)
     confirm_sudo(request)
     # An htmx request follows the redirect with its headers, so the dialog that asked gets the
-    # requested dialog content; without JavaScript the browser loads the page.
+    # requested dialog content (or, where the account requires a second factor, the prompt for
+    # one); without JavaScript the browser loads the page.
     return redirect(next_url)
 
 

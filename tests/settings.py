@@ -16,6 +16,10 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 
+# The admin's tests sign superusers in without a second factor; tests of the requirement turn
+# it on (tests/test_two_factor_signin.py).
+ADMIN_REQUIRE_2FA = False
+
 # Plain storage: the suite must not depend on `collectstatic` having run.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -94,6 +94,8 @@ MIDDLEWARE = [
     # Before the idle timeout, which tells a signed-out member why.
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
+    # A half-signed-in session reaches only the second factor's page (accounts.twofactor).
+    "accounts.twofactor.middleware.TwoFactorMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.CurrentAccountMiddleware",
     # Right after the current account is known: a member its policy holds reaches nothing else.

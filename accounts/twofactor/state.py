@@ -15,7 +15,8 @@ from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.sudo import confirm_sudo
+# A module import: accounts.sudo imports this module too.
+from accounts import sudo
 
 PENDING_SESSION_KEY = "two_factor_pending_since"
 VERIFIED_SESSION_KEY = "two_factor_verified_at"
@@ -60,7 +61,7 @@ def mark_verified(request: HttpRequest, method: str) -> None:
     was_pending = request.session.pop(PENDING_SESSION_KEY, None) is not None
     request.session[VERIFIED_SESSION_KEY] = timezone.now().timestamp()
     request.session[METHOD_SESSION_KEY] = method
-    confirm_sudo(request)
+    sudo.confirm_sudo(request)
     if was_pending:
         sign_in_completed.send(sender=None, request=request, user=request.user)
 

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from accounts.twofactor import enrolment_views, passkey_views, session_views, views
+from accounts.twofactor import enrolment_views, passkey_views, session_views, signin_views, views
 
 urlpatterns = [
     path("settings/security/", views.security, name="security"),
+    path("login/verify/", signin_views.verify, name="two_factor_verify"),
     path(
         "settings/security/passkeys/add/options/",
         passkey_views.register_options,
