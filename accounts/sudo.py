@@ -26,7 +26,7 @@ from accounts.forms import PasswordConfirmForm
 from accounts.models import Passkey
 from accounts.requests import AccountRequest
 from accounts.twofactor import state as two_factor_state
-from accounts.twofactor.factors import confirmed_totp_device
+from accounts.twofactor.factors import confirmed_totp_device, has_two_factor
 from accounts.twofactor.signin_forms import AuthenticatorCodeForm
 
 SUDO_SESSION_KEY = "sudo_confirmed_at"
@@ -49,12 +49,17 @@ def sudo_is_fresh(request: HttpRequest) -> bool:
 
 
 def second_factor_required(request: HttpRequest) -> bool:
-    """Whether the current account requires a second factor this session has not given lately."""
+    """Whether the current account requires a second factor this session has not given lately.
+
+    Not of a member who has none yet: the policy holds them on Settings -> Security, where the
+    password is what lets them enrol one.
+    """
     account = getattr(request, "account", None)
     return (
         account is not None
         and account.require_two_factor
         and not two_factor_state.verified_recently(request.session)
+        and has_two_factor(request.user)
     )
 
 
