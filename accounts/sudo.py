@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from accounts.forms import PasswordConfirmForm
-from accounts.models import Passkey
+from accounts.models import Passkey, User
 from accounts.requests import AccountRequest
 from accounts.twofactor import state as two_factor_state
 from accounts.twofactor.factors import confirmed_totp_device, has_two_factor
@@ -59,6 +59,7 @@ def second_factor_required(request: HttpRequest) -> bool:
         account is not None
         and account.require_two_factor
         and not two_factor_state.verified_recently(request.session)
+        and isinstance(request.user, User)
         and has_two_factor(request.user)
     )
 
