@@ -7,6 +7,7 @@ the same tables, which live keys never see and test keys never leave (voice/view
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import Account
 from voxkeys.safetext import SafeTextValidator
@@ -107,10 +108,27 @@ class Call(models.Model):
 
 
 class Webhook(models.Model):
+    """A customer's endpoint: where, which events, and how its deliveries are going."""
+
+    class Status(models.TextChoices):
+        ENABLED = "enabled", "Enabled"
+        # Its latest delivery failed; it is disabled after WEBHOOK_DISABLE_AFTER_DAYS of this.
+        FAILING = "failing", "Failing"
+        DISABLED = "disabled", "Disabled"
+
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="webhooks")
     livemode = models.BooleanField(default=True, help_text=LIVEMODE_HELP)
     url = models.URLField(max_length=URL_MAX_LENGTH)
     events = models.JSONField(default=list, help_text="Event names from the catalogue.")
+    # The signing secret ("whsec_..."), encrypted with WEBHOOK_ENCRYPTION_KEYS: only signing
+    # reads it. After a rotation the previous one signs too, until previous_secret_expires_at.
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    previous_secret_encrypted = models.TextField(blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ENABLED)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -121,3 +139,75 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class WebhookEvent(models.Model):
+    """Something that happened, as its webhook payload: one row, sent to every matching endpoint."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="webhook_events")
+    livemode = models.BooleanField(default=True)
+    # The payload's "id" and the `webhook-id` header: a receiver deduplicates on it.
+    public_id = models.CharField(max_length=40, unique=True)
+    event_type = models.CharField(max_length=40)
+    # {"id", "type", "created", "livemode", "data"}: never a secret.
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="webhookevent_account_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.public_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event on its way to one endpoint: its attempts so far and what happens next."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"  # the next attempt is due at next_attempt_at
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"  # no attempt left, or the endpoint is gone or disabled
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["webhook", "-created_at"], name="webhookdelivery_webhook_time"),
+            models.Index(fields=["created_at"], name="webhookdelivery_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.webhook}"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery: what came back (or why nothing did), and how long it took."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    # Why there is no status code: a refused address, a timeout, a TLS error...
+    error = models.CharField(max_length=200, blank=True)
+    # The first WEBHOOK_RESPONSE_EXCERPT characters of what the receiver answered.
+    response_body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="webhookattempt_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of {self.delivery}"

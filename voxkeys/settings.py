@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_tasks",
+    "django_tasks_db",
     # Swagger UI's files (static only: no Django REST framework), for the API reference page.
     "drf_spectacular_sidecar",
     "accounts",
@@ -275,6 +277,15 @@ OTP_TOTP_SYNC = False
 OTP_TOTP_ISSUER = WEBAUTHN_RP_NAME
 if min(TWO_FACTOR_PENDING_SECONDS, TWO_FACTOR_RECENT_HOURS) < 1:
     sys.exit("VoxKeys: TWO_FACTOR_PENDING_SECONDS and TWO_FACTOR_RECENT_HOURS must be at least 1.")
+# The task queue (django-tasks with its database backend, Django 6's Tasks API): a job is a row
+# written in the transaction of the change that causes it, so a rolled-back change enqueues
+# nothing; `manage.py db_worker` runs them (README: Workers).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "email", "webhooks"],
+    }
+}
 # An invitation's link works for this many days after it was sent (or resent).
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
 if INVITATION_TTL_DAYS < 1:
