@@ -52,7 +52,7 @@ def sign_in(client: Client, ceremony: str, authenticator: SoftAuthenticator, **b
     """Run an authentication ceremony ("passkey_login", "passkey_second_step", "passkey_sudo")."""
     options = post_json(client, f"{ceremony}_options", {})
     assert options.status_code == 200, options.content
-    bend = {key: body.pop(key) for key in ("origin", "sign_count") if key in body}
+    bend = {key: body.pop(key) for key in ("origin", "sign_count", "user_verified") if key in body}
     credential = authenticator.get(options.json(), **bend)
     return post_json(client, ceremony, {"credential": credential, **body})
 
@@ -352,6 +352,29 @@ def test_a_passkey_alone_signs_in_from_the_login_page(
     assert PENDING_SESSION_KEY not in session
     assert session[METHOD_SESSION_KEY] == "passkey"
     assert client.get(reverse("dashboard")).status_code == 200
+
+
+def test_a_passkey_alone_must_have_verified_its_user(
+    owner: Membership, passkey_owner: SoftAuthenticator
+) -> None:
+    client = Client()
+    options = post_json(client, "passkey_login_options", {}).json()
+    assert options["userVerification"] == "required"
+
+    response = sign_in(client, "passkey_login", passkey_owner, user_verified=False)
+
+    assert error_code(response) == "invalid_response"
+    assert SESSION_KEY not in client.session
+    assert owner.user.passkeys.get().last_used_at is None
+
+
+def test_after_the_password_a_touch_of_the_passkey_is_enough(
+    owner: Membership, passkey_owner: SoftAuthenticator
+) -> None:
+    client = pending_client(owner.user)
+    response = sign_in(client, "passkey_second_step", passkey_owner, user_verified=False)
+    assert response.status_code == 200
+    assert PENDING_SESSION_KEY not in client.session
 
 
 def test_passwordless_sign_in_follows_only_a_next_on_this_site(

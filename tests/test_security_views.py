@@ -19,8 +19,7 @@ from accounts.twofactor.codes import use_recovery_code
 from accounts.twofactor.enrolment import start_authenticator
 from accounts.twofactor.factors import has_two_factor, recovery_codes_left
 from accounts.twofactor.state import METHOD_SESSION_KEY, VERIFIED_SESSION_KEY
-from tests.support.policy import past_second_factor
-from tests.support.twofactor import enrol_authenticator, totp_code
+from tests.support.twofactor import enrol_authenticator, past_second_factor, totp_code
 
 pytestmark = pytest.mark.django_db
 

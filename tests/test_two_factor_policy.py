@@ -23,7 +23,7 @@ from tests.conftest import client_for
 from tests.factories import AccountFactory, MembershipFactory
 from tests.support.htmx import HTMX
 from tests.support.members import invite_as, link_sent_to
-from tests.support.policy import (
+from tests.support.twofactor import (
     give_authenticator_app,
     give_passkey,
     past_second_factor,

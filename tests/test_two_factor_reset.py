@@ -15,7 +15,7 @@ from activity.models import ActivityEvent
 from activity.summaries import event_summary
 from tests.factories import AccountFactory, MembershipFactory
 from tests.support.admin import logged_in, new_superuser, staff_with
-from tests.support.policy import give_authenticator_app, give_passkey, past_second_factor
+from tests.support.twofactor import give_authenticator_app, give_passkey, past_second_factor
 
 pytestmark = pytest.mark.django_db
 

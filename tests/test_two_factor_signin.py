@@ -34,11 +34,12 @@ from tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tests.support.admin import logged_in, new_superuser
 from tests.support.apikeys import form_data
 from tests.support.htmx import HTMX
-from tests.support.second_factor import (
+from tests.support.twofactor import (
     VERIFY,
-    authenticator_code,
-    enrol_authenticator,
+    give_authenticator_app,
     pending_client,
+    require_two_factor,
+    totp_code,
 )
 from tests.support.urls import iter_routes
 
@@ -62,7 +63,7 @@ def no_idle_timeout(settings: Settings) -> None:
 
 @pytest.fixture
 def device(owner: Membership) -> TOTPDevice:
-    return enrol_authenticator(owner.user)
+    return give_authenticator_app(owner.user)
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_the_current_code_signs_in_and_rotates_the_session_key(
     pending: Client, device: TOTPDevice
 ) -> None:
     half_signed_in_key = pending.session.session_key
-    response = verify_with(pending, authenticator_code(device), next="/settings/api-keys/")
+    response = verify_with(pending, totp_code(device), next="/settings/api-keys/")
     assert response.status_code == 302
     assert response["Location"] == "/settings/api-keys/"
     session = pending.session
@@ -128,7 +129,7 @@ def test_the_current_code_signs_in_and_rotates_the_session_key(
 def test_a_next_to_another_site_leads_to_the_dashboard(
     pending: Client, device: TOTPDevice, next_url: str
 ) -> None:
-    response = verify_with(pending, authenticator_code(device), next=next_url)
+    response = verify_with(pending, totp_code(device), next=next_url)
     assert response["Location"] == "/"
 
 
@@ -158,7 +159,7 @@ def test_a_malformed_code_is_a_form_error_and_not_counted(
 def test_a_wrong_code_is_a_form_error_and_changes_nothing(
     pending: Client, device: TOTPDevice
 ) -> None:
-    wrong = f"{(int(authenticator_code(device)) + 1) % 1_000_000:06d}"
+    wrong = f"{(int(totp_code(device)) + 1) % 1_000_000:06d}"
     response = verify_with(pending, wrong)
     assertContains(response, "That code is not right, or was already used.", status_code=422)
     assertContains(response, 'aria-invalid="true"', status_code=422)
@@ -167,14 +168,14 @@ def test_a_wrong_code_is_a_form_error_and_changes_nothing(
 
 
 def test_a_code_two_steps_old_is_refused(pending: Client, device: TOTPDevice) -> None:
-    assert verify_with(pending, authenticator_code(device, steps=-2)).status_code == 422
+    assert verify_with(pending, totp_code(device, steps=-2)).status_code == 422
     assert is_pending(pending)
 
 
 def test_a_code_already_used_is_refused_in_another_sign_in(
     owner: Membership, device: TOTPDevice
 ) -> None:
-    code = authenticator_code(device)
+    code = totp_code(device)
     assert verify_with(pending_client(owner.user), code).status_code == 302
     second = pending_client(owner.user)
     assertContains(verify_with(second, code), "already used", status_code=422)
@@ -285,7 +286,7 @@ def test_after_5_minutes_the_pending_session_is_signed_out_saying_why(
     assert pending.get(VERIFY).status_code == 200
 
     clock.move_to(START + timedelta(seconds=301))
-    response = pending.post(VERIFY, {"method": "totp", "totp-code": authenticator_code(device)})
+    response = pending.post(VERIFY, {"method": "totp", "totp-code": totp_code(device)})
     assert response["Location"].startswith("/login/")
     assert SESSION_KEY not in pending.session
     assertContains(pending.get(response["Location"]), EXPIRED)
@@ -306,7 +307,7 @@ CONFIRM = reverse("confirm_password")
 
 def verified_client(user: User, device: TOTPDevice) -> Client:
     client = pending_client(user)
-    assert verify_with(client, authenticator_code(device)).status_code == 302
+    assert verify_with(client, totp_code(device)).status_code == 302
     return client
 
 
@@ -329,7 +330,7 @@ def test_sudo_is_confirmed_with_an_authenticator_code(
     client = verified_client(owner.user, device)
     clock.move_to(START + timedelta(minutes=20))
     response = client.post(
-        CONFIRM, {"method": "totp", "totp-code": authenticator_code(device), "next": CREATE}
+        CONFIRM, {"method": "totp", "totp-code": totp_code(device), "next": CREATE}
     )
     assert response["Location"] == CREATE
     assert client.session[VERIFIED_SESSION_KEY] == (START + timedelta(minutes=20)).timestamp()
@@ -357,15 +358,10 @@ def test_a_user_without_an_authenticator_is_asked_only_for_the_password(
     assertNotContains(owner_client.get(CONFIRM), "authenticator app")
 
 
-def require_two_factor(account: Account) -> None:
-    # The policy's own service belongs to the policy branch; the flag is all sudo reads.
-    Account.objects.filter(pk=account.pk).update(require_two_factor=True)
-
-
 def test_in_an_account_requiring_two_factor_creating_a_key_needs_a_second_factor_in_12_hours(
     owner: Membership, device: TOTPDevice, clock: Any
 ) -> None:
-    require_two_factor(owner.account)
+    require_two_factor(owner)
     client = verified_client(owner.user, device)
     clock.move_to(START + timedelta(hours=11, minutes=50))
     client.post(CONFIRM, {"password": PASSWORD, "next": CREATE})
@@ -386,7 +382,7 @@ def test_in_an_account_requiring_two_factor_creating_a_key_needs_a_second_factor
     assertContains(response, "Confirm with two-factor authentication")
 
     response = client.post(
-        CONFIRM, {"method": "totp", "totp-code": authenticator_code(device), "next": CREATE}
+        CONFIRM, {"method": "totp", "totp-code": totp_code(device), "next": CREATE}
     )
     assert response["Location"] == CREATE
     assert client.post(CREATE, form_data()).status_code in (200, 302)
@@ -397,7 +393,7 @@ def test_in_an_account_requiring_two_factor_creating_a_key_needs_a_second_factor
 def test_rolling_and_editing_keys_need_the_recent_second_factor_too(
     owner: Membership, device: TOTPDevice, api_key: ApiKey, clock: Any, view: str
 ) -> None:
-    require_two_factor(owner.account)
+    require_two_factor(owner)
     client = verified_client(owner.user, device)
     clock.move_to(START + timedelta(hours=13))
     client.post(CONFIRM, {"password": PASSWORD, "next": "/"})
@@ -410,7 +406,8 @@ def test_rolling_and_editing_keys_need_the_recent_second_factor_too(
 def test_a_member_without_a_factor_enrols_with_the_password_and_reaches_no_key(
     owner: Membership,
 ) -> None:
-    require_two_factor(owner.account)
+    # Turned on by staff, say: the service asks the owner to have a factor first.
+    Account.objects.filter(pk=owner.account.pk).update(require_two_factor=True)
     client = Client()
     client.force_login(owner.user)
     session = client.session
@@ -437,7 +434,7 @@ def test_a_member_without_a_factor_enrols_with_the_password_and_reaches_no_key(
 def test_the_admin_refuses_a_pending_session(settings: Settings) -> None:
     settings.ADMIN_REQUIRE_2FA = True
     root = new_superuser()
-    enrol_authenticator(root)
+    give_authenticator_app(root)
     client = pending_client(root)
     assert client.get("/admin/")["Location"] == f"{VERIFY}?next=%2Fadmin%2F"
     assert client.post("/admin/accounts/user/add/", {"email": "x@y.test"}).status_code == 403
@@ -446,7 +443,7 @@ def test_the_admin_refuses_a_pending_session(settings: Settings) -> None:
 
 def test_the_admin_login_page_leaves_the_session_pending(settings: Settings) -> None:
     root = new_superuser()
-    enrol_authenticator(root)
+    give_authenticator_app(root)
     client = Client()
     response = client.post(
         "/admin/login/?next=/admin/", {"username": root.email, "password": PASSWORD}
@@ -473,7 +470,7 @@ def test_with_admin_require_2fa_a_verified_superuser_with_a_factor_uses_the_admi
 ) -> None:
     settings.ADMIN_REQUIRE_2FA = True
     root = new_superuser()
-    client = verified_client(root, enrol_authenticator(root))
+    client = verified_client(root, give_authenticator_app(root))
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/accounts/user/").status_code == 200
 

@@ -19,11 +19,11 @@ from accounts.twofactor import verification
 from accounts.twofactor.verification import CodeKind, check_code
 from activity.events import RequestContext
 from tests.support.htmx import HTMX
-from tests.support.second_factor import (
+from tests.support.twofactor import (
     VERIFY,
-    authenticator_code,
-    enrol_authenticator,
+    give_authenticator_app,
     pending_client,
+    totp_code,
 )
 
 START = datetime(2026, 11, 30, 10, 0, 10, tzinfo=UTC)
@@ -38,7 +38,7 @@ def clock() -> Any:
 
 @pytest.fixture
 def device(owner: Membership) -> TOTPDevice:
-    return enrol_authenticator(owner.user)
+    return give_authenticator_app(owner.user)
 
 
 def attempt(client: Client, code: str, ip: str = "127.0.0.1", **headers: str) -> Any:
@@ -48,7 +48,7 @@ def attempt(client: Client, code: str, ip: str = "127.0.0.1", **headers: str) ->
 
 
 def wrong(device: TOTPDevice) -> str:
-    return f"{(int(authenticator_code(device)) + 1) % 1_000_000:06d}"
+    return f"{(int(totp_code(device)) + 1) % 1_000_000:06d}"
 
 
 @pytest.mark.django_db
@@ -58,7 +58,7 @@ def test_the_sixth_code_is_refused_even_when_right(
     client = pending_client(owner.user)
     for _ in range(5):
         assert attempt(client, wrong(device)).status_code == 422
-    response = attempt(client, authenticator_code(device))
+    response = attempt(client, totp_code(device))
     assertContains(response, LOCKED, status_code=429)
     assertContains(response, "Try again after", status_code=429)
     assertContains(response, '<time datetime="2026-11-30T10:16:00+00:00">', status_code=429)
@@ -79,10 +79,10 @@ def test_the_lock_ends_15_minutes_after_the_latest_failure(
     clock.move_to(latest + timedelta(minutes=14, seconds=59))
     client = pending_client(owner.user)
     # Refused attempts are not counted: the lock still ends 15 minutes after the latest failure.
-    assert attempt(client, authenticator_code(device)).status_code == 429
+    assert attempt(client, totp_code(device)).status_code == 429
 
     clock.move_to(latest + timedelta(minutes=15))
-    assert attempt(client, authenticator_code(device)).status_code == 302
+    assert attempt(client, totp_code(device)).status_code == 302
 
 
 @pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_a_right_code_clears_the_count(owner: Membership, device: TOTPDevice, cl
     for _ in range(4):
         attempt(client, wrong(device))
     assert SecondFactorAttempts.objects.get(user=owner.user).failures == 4
-    assert attempt(client, authenticator_code(device)).status_code == 302
+    assert attempt(client, totp_code(device)).status_code == 302
     assert not SecondFactorAttempts.objects.exists()
 
 
@@ -102,16 +102,13 @@ def test_the_lock_is_per_address_and_per_user(
     client = pending_client(owner.user)
     for _ in range(5):
         attempt(client, wrong(device), ip="203.0.113.7")
-    assert attempt(client, authenticator_code(device), ip="203.0.113.7").status_code == 429
+    assert attempt(client, totp_code(device), ip="203.0.113.7").status_code == 429
 
-    member_device = enrol_authenticator(member.user)
+    member_device = give_authenticator_app(member.user)
     member_client = pending_client(member.user)
-    assert (
-        attempt(member_client, authenticator_code(member_device), ip="203.0.113.7").status_code
-        == 302
-    )
+    assert attempt(member_client, totp_code(member_device), ip="203.0.113.7").status_code == 302
 
-    assert attempt(client, authenticator_code(device), ip="198.51.100.4").status_code == 302
+    assert attempt(client, totp_code(device), ip="198.51.100.4").status_code == 302
 
 
 @pytest.mark.django_db
@@ -121,7 +118,7 @@ def test_a_recovery_code_counts_towards_the_same_lock(
     client = pending_client(owner.user)
     for _ in range(5):
         client.post(VERIFY, {"method": "recovery_code", "recovery-code": "abcde-fghjk"})
-    assert attempt(client, authenticator_code(device)).status_code == 429
+    assert attempt(client, totp_code(device)).status_code == 429
 
 
 @pytest.mark.django_db
@@ -130,7 +127,7 @@ def test_sudo_codes_count_towards_the_same_lock(
     owner: Membership, device: TOTPDevice, clock: Any, headers: dict[str, str]
 ) -> None:
     client = pending_client(owner.user)
-    attempt(client, authenticator_code(device))
+    attempt(client, totp_code(device))
     clock.move_to(START + timedelta(minutes=30))
     for _ in range(5):
         client.post(
@@ -140,7 +137,7 @@ def test_sudo_codes_count_towards_the_same_lock(
         )
     response = client.post(
         "/account/confirm-password/",
-        {"method": "totp", "totp-code": authenticator_code(device), "next": "/"},
+        {"method": "totp", "totp-code": totp_code(device), "next": "/"},
         headers=headers,
     )
     assertContains(response, LOCKED, status_code=429)

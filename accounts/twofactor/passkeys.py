@@ -222,7 +222,11 @@ def authentication_options(request: HttpRequest, *, ceremony: Ceremony, user: Us
         rp_id=relying_party(request).id,
         timeout=CEREMONY_TIMEOUT_MS,
         allow_credentials=_descriptors(user) if user is not None else [],
-        user_verification=UserVerificationRequirement.PREFERRED,
+        user_verification=(
+            UserVerificationRequirement.PREFERRED
+            if user is not None
+            else UserVerificationRequirement.REQUIRED
+        ),
     )
     _store_challenge(request, ceremony, options.challenge)
     return options_to_json(options)
@@ -407,6 +411,9 @@ def _verify_assertion(
             expected_rp_id=party.id,
             expected_origin=party.origins,
             credential_public_key=bytes(passkey.public_key),
+            # Signing in with the passkey alone stands for the password as well: the
+            # authenticator must have verified its user (PIN, biometrics), not just their touch.
+            require_user_verification=user is None,
             # Zero turns py_webauthn's counter check off: it runs before the signature is
             # checked, and a forged response should read as unverified, not as a replay.
             credential_current_sign_count=0,

@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 from accounts.models import Membership
 from tests.factories import PASSWORD, MembershipFactory
 from tests.support.browser import Login, assert_no_serious_violations, open_members
-from tests.support.policy import give_authenticator_app, give_passkey
+from tests.support.twofactor import give_authenticator_app, give_passkey
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from accounts.models import Membership
 from accounts.sudo import SUDO_SESSION_KEY
 from accounts.twofactor.factors import issue_recovery_codes
 from tests.factories import PASSWORD
-from tests.support.second_factor import authenticator_code, enrol_authenticator
+from tests.support.twofactor import give_authenticator_app, totp_code
 
 
 def sign_in_with_password(page: Page, live_server, membership: Membership) -> None:  # noqa: ANN001
@@ -27,23 +27,23 @@ def sign_in_with_password(page: Page, live_server, membership: Membership) -> No
 def test_the_password_then_the_authenticator_code_reach_the_page_asked_for(
     page: Page, live_server, owner: Membership
 ) -> None:
-    device = enrol_authenticator(owner.user)
+    device = give_authenticator_app(owner.user)
     sign_in_with_password(page, live_server, owner)
     code = page.get_by_label("6-digit code")
     expect(code).to_be_focused()
 
-    code.fill("000000" if authenticator_code(device) != "000000" else "111111")
+    code.fill("000000" if totp_code(device) != "000000" else "111111")
     page.get_by_role("button", name="Verify", exact=True).click()
     expect(page.get_by_text("That code is not right, or was already used.")).to_be_visible()
 
-    page.get_by_label("6-digit code").fill(authenticator_code(device))
+    page.get_by_label("6-digit code").fill(totp_code(device))
     page.get_by_role("button", name="Verify", exact=True).click()
     expect(page.get_by_role("heading", name="API Keys", level=1)).to_be_visible()
     expect(page).to_have_url(f"{live_server.url}/settings/api-keys/")
 
 
 def test_a_recovery_code_signs_in(page: Page, live_server, owner: Membership) -> None:
-    enrol_authenticator(owner.user)
+    give_authenticator_app(owner.user)
     codes = issue_recovery_codes(owner.user)
     sign_in_with_password(page, live_server, owner)
     page.get_by_text("Use a recovery code").click()
@@ -54,7 +54,7 @@ def test_a_recovery_code_signs_in(page: Page, live_server, owner: Membership) ->
 
 
 def test_cancel_signs_out(page: Page, live_server, owner: Membership) -> None:
-    enrol_authenticator(owner.user)
+    give_authenticator_app(owner.user)
     sign_in_with_password(page, live_server, owner)
     page.get_by_role("button", name="Cancel and sign out").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
@@ -65,9 +65,9 @@ def test_cancel_signs_out(page: Page, live_server, owner: Membership) -> None:
 def test_sudo_mode_takes_an_authenticator_code_in_the_dialog(
     page: Page, live_server, owner: Membership
 ) -> None:
-    device = enrol_authenticator(owner.user)
+    device = give_authenticator_app(owner.user)
     sign_in_with_password(page, live_server, owner)
-    page.get_by_label("6-digit code").fill(authenticator_code(device))
+    page.get_by_label("6-digit code").fill(totp_code(device))
     page.get_by_role("button", name="Verify", exact=True).click()
     expect(page.get_by_role("heading", name="API Keys", level=1)).to_be_visible()
     (cookie,) = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
@@ -80,7 +80,7 @@ def test_sudo_mode_takes_an_authenticator_code_in_the_dialog(
     expect(dialog.get_by_label("Password", exact=True)).to_be_focused()
     dialog.get_by_text("Use your authenticator app instead").click()
     # The code just used to sign in is spent: the app's next one.
-    dialog.get_by_label("6-digit code").fill(authenticator_code(device, steps=1))
+    dialog.get_by_label("6-digit code").fill(totp_code(device, steps=1))
     dialog.get_by_role("button", name="Confirm with code").click()
     create = page.get_by_role("dialog", name="Create New API Key")
     expect(create.get_by_label("Key Name")).to_be_focused()

@@ -95,15 +95,17 @@ class SoftAuthenticator:
         *,
         origin: str | None = None,
         sign_count: int | None = None,
+        user_verified: bool = True,
     ) -> dict[str, Any]:
         """Answer authentication options as credentials.get(), counting one more use.
 
-        `sign_count` sends that counter instead (a replayed or cloned authenticator's).
+        `sign_count` sends that counter instead (a replayed or cloned authenticator's);
+        `user_verified=False`, a touch without PIN or biometrics.
         """
         if sign_count is None:
             self.sign_count += 1
             sign_count = self.sign_count
-        flags = FLAG_USER_PRESENT | FLAG_USER_VERIFIED
+        flags = FLAG_USER_PRESENT | (FLAG_USER_VERIFIED if user_verified else 0)
         auth_data = self._rp_id_hash() + bytes([flags]) + struct.pack(">I", sign_count)
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
         signature = self.private_key.sign(
