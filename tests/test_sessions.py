@@ -25,6 +25,7 @@ from accounts.twofactor.sessions import (
 )
 from tests.factories import PASSWORD
 from tests.support.sessions import CHROME_ON_MAC, FIREFOX_ON_WINDOWS, browser, sign_in
+from tests.support.twofactor import give_authenticator_app
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +123,19 @@ def test_idle_sessions_are_not_listed(owner: Membership, clock: Any) -> None:
     assert len(live_sessions(user=owner.user, current_session_key=None)) == 1
 
     clock.shift(timedelta(seconds=1))
+
+    assert live_sessions(user=owner.user, current_session_key=None) == []
+
+
+def test_a_half_signed_in_session_is_marked_until_its_time_runs_out(
+    owner: Membership, clock: Any
+) -> None:
+    give_authenticator_app(owner.user)
+    sign_in(browser(), owner.user)  # the password only
+    [listed] = live_sessions(user=owner.user, current_session_key=None)
+    assert listed.awaiting_second_factor
+
+    clock.shift(timedelta(seconds=settings.TWO_FACTOR_PENDING_SECONDS + 1))
 
     assert live_sessions(user=owner.user, current_session_key=None) == []
 

@@ -32,6 +32,7 @@ from django.utils.crypto import constant_time_compare
 from ua_parser import parse
 
 from accounts.models import User, UserSession
+from accounts.twofactor.state import is_pending, pending_has_expired
 from activity.events import RequestContext
 
 LISTED_KEY_SESSION_KEY = "listed_session_key"
@@ -49,6 +50,8 @@ class ListedSession(NamedTuple):
     created_at: datetime
     last_seen_at: datetime
     is_current: bool
+    # Its password was given, its second factor not yet (it can do nothing until then).
+    awaiting_second_factor: bool
 
 
 def session_store(session_key: str | None = None) -> SessionBase:
@@ -127,11 +130,16 @@ def forget_session(session: SessionBase) -> None:
     UserSession.objects.filter(session_key__in=keys).delete()
 
 
-def _is_signed_in_as(user: User, row: UserSession) -> bool:
-    data = session_store(row.session_key).load()
-    return str(data.get(SESSION_KEY)) == str(user.pk) and constant_time_compare(
-        str(data.get(HASH_SESSION_KEY, "")), user.get_session_auth_hash()
+def _signed_in_session(user: User, row: UserSession) -> SessionBase | None:
+    """The row's session if it is still signed in as `user` (and not a half sign-in that ran out
+    of time), else None."""
+    session = session_store(row.session_key)
+    signed_in = str(session.get(SESSION_KEY)) == str(user.pk) and constant_time_compare(
+        str(session.get(HASH_SESSION_KEY, "")), user.get_session_auth_hash()
     )
+    if not signed_in or (is_pending(session) and pending_has_expired(session)):
+        return None
+    return session
 
 
 @transaction.atomic
@@ -143,7 +151,8 @@ def live_sessions(*, user: User, current_session_key: str | None) -> list[Listed
     listed = []
     dead = []
     for row in rows.filter(_live(now)).order_by("-created_at", "-id"):
-        if not _is_signed_in_as(user, row):
+        session = _signed_in_session(user, row)
+        if session is None:
             dead.append(row.pk)
             continue
         listed.append(
@@ -154,6 +163,7 @@ def live_sessions(*, user: User, current_session_key: str | None) -> list[Listed
                 created_at=row.created_at,
                 last_seen_at=row.last_seen_at,
                 is_current=row.session_key == current_session_key,
+                awaiting_second_factor=is_pending(session),
             )
         )
     UserSession.objects.filter(pk__in=dead).delete()
