@@ -93,8 +93,10 @@ def checked_address(target: WebhookTarget) -> tuple[str | None, str]:
     for address in addresses:
         refusal = validation.address_refusal(target, address)
         if refusal:
-            # Every address, as at save: which one a client picks is not ours to decide.
-            return None, f"Refused address {address}: {refusal}"
+            # Every address, as at save: which one a client picks is not ours to decide. The
+            # address itself is not told: it could map out names only our network resolves.
+            named = " The host name resolves to such an address." if target.literal is None else ""
+            return None, f"Refused: {refusal}{named}"
     return str(addresses[0]), ""
 
 
