@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from io import StringIO
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -125,7 +126,7 @@ def test_rotating_the_encryption_key_keeps_every_secret_readable(
         previous_secret_expires_at=NOW + timedelta(hours=24),
     )
     settings.WEBHOOK_ENCRYPTION_KEYS = [new_key, old_key]
-    call_command("rotate_webhook_encryption", stdout=open("/dev/null", "w"))
+    call_command("rotate_webhook_encryption", stdout=StringIO())
     settings.WEBHOOK_ENCRYPTION_KEYS = [new_key]
     webhook.refresh_from_db()
     assert signing_secrets(webhook, NOW) == [secret, previous]
@@ -142,7 +143,7 @@ def test_rotation_stops_at_a_secret_no_key_can_read(account: Account, settings: 
     )
     settings.WEBHOOK_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(CommandError, match="keep the key that encrypted them"):
-        call_command("rotate_webhook_encryption", stdout=open("/dev/null", "w"))
+        call_command("rotate_webhook_encryption", stdout=StringIO())
     with pytest.raises(SecretUnreadable):
         decrypt_secret(Webhook.objects.get().secret_encrypted)
 

@@ -3,6 +3,7 @@ events to deliver."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
@@ -63,10 +64,9 @@ class Receiver:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
-                try:
+                # The client may hang up once it has read what it wants.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(answer.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client read what it wanted and hung up
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
