@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-from io import StringIO
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 import time_machine
