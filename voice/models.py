@@ -208,6 +208,14 @@ class WebhookAttempt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="webhookattempt_unique")
         ]
+        indexes = [
+            # The attempts still running (a handful): what the per-endpoint concurrency cap counts.
+            models.Index(
+                fields=["started_at"],
+                condition=models.Q(duration_ms__isnull=True),
+                name="webhookattempt_in_flight",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Attempt {self.number} of {self.delivery}"

@@ -1,5 +1,5 @@
-"""The webhook rules the API's schemas and the admin's form share: a public https URL, and
-events from the catalogue. Each raises FieldError (a ValueError, so pydantic reports it as the
+"""The webhook rules the API's schemas, the admin's form and delivery share: a public https URL,
+and events from the catalogue. Each raises FieldError (a ValueError, so pydantic reports it as the
 field's message) saying what to fix.
 """
 
@@ -8,11 +8,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from voice.models import URL_MAX_LENGTH, WEBHOOK_EVENTS
 from voxkeys.safetext import unsafe_character_error
@@ -54,7 +57,36 @@ class FieldError(ValueError):
     """One field's value is not acceptable; the message says why."""
 
 
-def clean_webhook_url(value: Any) -> str:
+NOT_HTTPS = "Must be a valid https URL, e.g. https://example.com/hooks/voxpria."
+BAD_PORT = "Must use port 443 or 8443 (no port means 443)."
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """Where a webhook URL points, as urllib3 (which delivers it) reads it."""
+
+    url: str
+    scheme: str
+    host: str  # lower case, no trailing dot, an IPv6 address without its brackets
+    port: int
+    request_target: str  # path and query, what the POST's request line carries
+    literal: IPAddress | None  # the host, when it is an address rather than a name
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if isinstance(self.literal, ipaddress.IPv6Address) else self.host
+        return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
+
+
+def webhook_target(value: Any) -> WebhookTarget:
+    """Read a webhook URL without resolving it; FieldError if its text could mislead a parser.
+
+    Saving and delivering both read the URL here, with urllib3's parser, the one that sends it:
+    a URL that two parsers read differently cannot pass one check and reach another host.
+    """
     if not isinstance(value, str) or len(value) > URL_MAX_LENGTH:
         raise FieldError(f"Must be an https URL of at most {URL_MAX_LENGTH} characters.")
     # URLValidator lets controls, bidi and invisible characters through in the path.
@@ -64,39 +96,96 @@ def clean_webhook_url(value: Any) -> str:
     if not URI_CHARACTERS.match(value):
         raise FieldError(NOT_URI_CHARACTERS)
     # Credentials in the URL would be sent to the receiver, and "@" is where parsers split the
-    # authority differently.
+    # authority differently. urllib3 drops an empty user-info ("https://@host/"), so look first.
     authority = value.partition("//")[2].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     if "@" in authority:
         raise FieldError(USER_INFO)
+    schemes = ["http", "https"] if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS else ["https"]
     try:
-        URLValidator(schemes=["https"])(value)
-    except ValidationError:
-        raise FieldError(
-            "Must be a valid https URL, e.g. https://example.com/hooks/voxpria."
-        ) from None
-    parts = urlsplit(value)
+        URLValidator(schemes=schemes)(value)
+        parts = parse_url(value)
+    except (ValidationError, LocationParseError):
+        raise FieldError(NOT_HTTPS) from None
+    if parts.auth is not None:
+        raise FieldError(USER_INFO)
+    scheme = (parts.scheme or "").lower()
+    if scheme not in schemes or not parts.host:
+        raise FieldError(NOT_HTTPS)
+    host = parts.host.lower().removeprefix("[").removesuffix("]").rstrip(".")
     try:
-        port = 443 if parts.port is None else parts.port
-    except ValueError:  # beyond 65535
-        port = None
-    if port not in WEBHOOK_PORTS:
-        raise FieldError("Must use port 443 or 8443 (no port means 443).")
-    host = (parts.hostname or "").lower().rstrip(".")
-    # We will POST to this URL from inside our network: never let it point back in.
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        raise FieldError(NOT_PUBLIC)
-    try:
-        literal = ipaddress.ip_address(host)
+        literal: IPAddress | None = ipaddress.ip_address(host)
     except ValueError:
         literal = None
-    if literal is not None and not is_public_address(literal):
+    return WebhookTarget(
+        url=value,
+        scheme=scheme,
+        host=host,
+        port=DEFAULT_PORTS[scheme] if parts.port is None else parts.port,
+        request_target=parts.request_uri,
+        literal=literal,
+    )
+
+
+def address_refusal(target: WebhookTarget, address: IPAddress) -> str | None:
+    """Why `target` may not be reached at `address`, or None if it may."""
+    if not is_public_address(address):
+        # Development and tests: local receivers, on whatever scheme and port they listen.
+        return None if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS else NOT_PUBLIC
+    return public_target_refusal(target)
+
+
+def public_target_refusal(target: WebhookTarget) -> str | None:
+    """Why `target` may not be reached on a public address: only https, on 443 or 8443."""
+    if target.scheme != "https":
+        return NOT_HTTPS
+    if target.port not in WEBHOOK_PORTS:
+        return BAD_PORT
+    return None
+
+
+def clean_webhook_url(value: Any) -> str:
+    target = webhook_target(value)
+    # We will POST to this URL from inside our network: never let it point back in.
+    local_name = target.host == "localhost" or target.host.endswith(
+        (".localhost", ".local", ".internal")
+    )
+    if local_name and not settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
         raise FieldError(NOT_PUBLIC)
-    if literal is None and not resolves_to_public_addresses(host, port):
+    if target.literal is not None:
+        refusal = address_refusal(target, target.literal)
+        if refusal:
+            raise FieldError(refusal)
+        return target.url
+    try:
+        addresses = resolve_addresses(target.host, target.port)
+    except (OSError, UnicodeError):
+        # Not resolvable yet (its DNS may not be set up): the public rules apply now, and
+        # delivery checks again the address it connects to.
+        addresses = []
+    refusals = [address_refusal(target, address) for address in addresses] or [
+        public_target_refusal(target)
+    ]
+    if NOT_PUBLIC in refusals:
+        # The address itself is not told: it could map out names only our network resolves.
         raise FieldError(NOT_PUBLIC + " This host name resolves to such an address.")
-    return value
+    refusal = next((refusal for refusal in refusals if refusal), None)
+    if refusal:
+        raise FieldError(refusal)
+    return target.url
 
 
-def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def resolve_addresses(host: str, port: int) -> list[IPAddress]:
+    """The addresses `host` resolves to now; OSError or UnicodeError if it does not resolve.
+
+    Saving checks them, but the name's owner can change its answer after that (DNS rebinding):
+    what protects is delivery's own check, on the address it then connects to.
+    """
+    results = resolve(host, port, type=socket.SOCK_STREAM)
+    # The address is the first item of sockaddr; IPv6 link-local ones may carry a %zone.
+    return [ipaddress.ip_address(str(result[4][0]).split("%", 1)[0]) for result in results]
+
+
+def is_public_address(address: IPAddress) -> bool:
     """Whether a webhook may be delivered to `address`."""
     return (
         address.is_global
@@ -104,22 +193,6 @@ def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) ->
         and not address.is_reserved
         and not any(address in network for network in NON_PUBLIC_NETWORKS)
     )
-
-
-def resolves_to_public_addresses(host: str, port: int) -> bool:
-    """False if any address `host` resolves to now is not public; True if it does not resolve.
-
-    This check alone cannot protect: the name's owner can change what it resolves to after
-    this (DNS rebinding). What protects is the same check at delivery, on the address actually
-    connected to; delivery must make it when it is built. Refusing names that do not resolve
-    would only refuse receivers whose DNS is not set up yet.
-    """
-    try:
-        results = resolve(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):  # no such name, no DNS answer, or not encodable as IDNA
-        return True
-    # The address is the first item of sockaddr; IPv6 link-local ones may carry a %zone.
-    return all(is_public_address(ipaddress.ip_address(result[4][0])) for result in results)
 
 
 def clean_events(value: Any) -> list[str]:

@@ -286,6 +286,33 @@ TASKS = {
         "QUEUES": ["default", "email", "webhooks"],
     }
 }
+# Webhook deliveries (voice/webhooks/, README "Webhooks"). The signing secrets are encrypted with
+# WEBHOOK_ENCRYPTION_KEYS (comma-separated Fernet keys: the first encrypts, all decrypt); empty,
+# a key derived from SECRET_KEY, which a deploy check warns about when DEBUG is off.
+WEBHOOK_ENCRYPTION_KEYS = env_list("WEBHOOK_ENCRYPTION_KEYS")
+# Loopback and private receivers, over plain http and on any port: for development and tests only.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT = env_int("WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT", 4)
+WEBHOOK_DISABLE_AFTER_DAYS = env_int("WEBHOOK_DISABLE_AFTER_DAYS", 3)
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30)
+# How much of a receiver's answer each attempt keeps (characters) for the delivery log.
+WEBHOOK_RESPONSE_EXCERPT = env_int("WEBHOOK_RESPONSE_EXCERPT", 4096)
+if (
+    min(
+        WEBHOOK_TIMEOUT_SECONDS,
+        WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT,
+        WEBHOOK_DISABLE_AFTER_DAYS,
+        WEBHOOK_RETENTION_DAYS,
+        WEBHOOK_RESPONSE_EXCERPT,
+    )
+    < 1
+):
+    sys.exit(
+        "VoxKeys: WEBHOOK_TIMEOUT_SECONDS, WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT, "
+        "WEBHOOK_DISABLE_AFTER_DAYS, WEBHOOK_RETENTION_DAYS and WEBHOOK_RESPONSE_EXCERPT must be "
+        "at least 1."
+    )
 # An invitation's link works for this many days after it was sent (or resent).
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
 if INVITATION_TTL_DAYS < 1:

@@ -13,6 +13,8 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x7Lr-production-like-secret-" + "k" * 40,
     "DEBUG": "0",
     "ALLOWED_HOSTS": "app.voxpria.test,testserver",
+    # A Fernet key (32 bytes, urlsafe base64), as production sets one (voice.W001 otherwise).
+    "WEBHOOK_ENCRYPTION_KEYS": "cHJvZHVjdGlvbi1saWtlLXdlYmhvb2sta2V5LTAxMjM=",
 }
 
 

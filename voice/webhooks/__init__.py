@@ -1,0 +1,1 @@
+"""Webhooks: signing secrets, signatures, the address-checked transport and delivery jobs."""
