@@ -101,6 +101,7 @@ def run_batch(
 
 def measure() -> dict[str, dict[str, float]]:
     from voxkeys import metrics
+    from voxkeys.metrics import endpoint
 
     def nothing(*args: object, **kwargs: object) -> None:
         return None
@@ -115,7 +116,7 @@ def measure() -> dict[str, dict[str, float]]:
         def answer(request: object, response: object = mix[0][1]) -> object:
             return response
 
-        middleware = metrics.MetricsMiddleware(answer)
+        middleware = endpoint.MetricsMiddleware(answer)
         real = (
             middleware,
             metrics.observe_request,

@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
-from prometheus_client import CollectorRegistry, Counter, multiprocess
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_django.fixtures import Settings
 
@@ -34,6 +34,7 @@ from apikeys.services import create_key, revoke_key
 from tests.support.api import api_client, bearer, make_key
 from tests.support.clock import FakeClock
 from voxkeys import metrics
+from voxkeys.metrics import processes
 
 pytestmark = pytest.mark.django_db
 
@@ -407,8 +408,8 @@ def test_in_multiprocess_mode_a_scrape_sums_every_workers_counts(tmp_path: Path)
     assert value(samples, "voxkeys_task_queue_up") == 0
     # The cache's gauges are per worker: one series per pid, until the master marks it dead.
     assert cache_sizes(samples) == {str(first["pid"]): 3, str(second["pid"]): 5}
-    multiprocess.mark_process_dead(first["pid"], str(tmp_path))
-    multiprocess.mark_process_dead(second["pid"], str(tmp_path))
+    processes.mark_worker_ended(first["pid"], str(tmp_path))
+    processes.mark_worker_ended(second["pid"], str(tmp_path))
     third = run_worker(tmp_path, 7)
     samples = parse(third["body"])
     assert value(samples, "voxkeys_webhook_deliveries_total", outcome="delivered") == 3
@@ -443,3 +444,25 @@ def test_a_forked_worker_does_not_add_its_parents_pending_counts() -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     counts.publish()
     assert registry.get_sample_value("voxkeys_test_events_total") == 1
+
+
+def test_at_gunicorns_start_only_the_files_of_ended_processes_are_removed(tmp_path: Path) -> None:
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ended_pid = int(ended.stdout)
+    running = tmp_path / f"counter_{os.getpid()}.db"  # a task worker still counting
+    stale = [tmp_path / f"counter_{ended_pid}.db", tmp_path / f"gauge_liveall_{ended_pid}.db"]
+    for path in [running, *stale]:
+        path.write_bytes(b"")
+    assert sorted(processes.remove_ended_processes_files(str(tmp_path))) == sorted(stale)
+    assert [path.name for path in tmp_path.iterdir()] == [running.name]
+
+
+def test_the_shared_directory_is_created_when_missing(tmp_path: Path) -> None:
+    directory = tmp_path / "metrics"
+    assert processes.remove_ended_processes_files(str(directory)) == []
+    assert directory.is_dir()

@@ -1,14 +1,14 @@
-"""What the app counts for Prometheus, and `/metrics`, which serves it to a scraper with the token.
+"""What the app counts for Prometheus: the metrics, and the calls that count (endpoint.py serves
+them at /metrics; processes.py keeps gunicorn's shared directory).
 
 Counting is always on and costs a few microseconds per request (bench/metrics_cost.py); only
 serving depends on METRICS_TOKEN. Labels are few and bounded: a route is the URL pattern that
-answered (`api/v1/contacts/<str:contact_id>`), never the path, so no client can mint series.
+answered (`api/v1/contacts/<id:pk>`), never the path, so no client can mint series.
 
 Under gunicorn each worker is its own process, and a scrape reaches one of them. With
 PROMETHEUS_MULTIPROC_DIR set (before the process starts: prometheus_client reads it once, at
-import) every process writes its values to files in that directory and a scrape sums them; the
-master must empty the directory at start and mark each dead worker (README "Metrics"). Without
-it, as under runserver and in tests, the values live in this process's memory.
+import) every process writes its values to files in that directory and a scrape sums them.
+Without it, as under runserver and in tests, the values live in this process's memory.
 
 This module is loaded while logging is configured, before the apps are: it imports no models.
 """
@@ -19,23 +19,9 @@ import atexit
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils.crypto import constant_time_compare
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    disable_created_metrics,
-    generate_latest,
-    multiprocess,
-)
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from api import API_PREFIX
 
@@ -97,20 +83,44 @@ request_duration = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=registry,
 )
-# Per worker: each has its own cache. `liveall` gives each process's value a pid label and drops
-# it when the master marks the worker dead.
-auth_cache_entries = Gauge(
-    "voxkeys_auth_cache_entries",
-    "Keys in this worker's authentication cache.",
-    registry=registry,
-    multiprocess_mode="liveall",
-)
-auth_cache_live = Gauge(
-    "voxkeys_auth_cache_live",
-    "1 while this worker's authentication cache answers (its listener hears the database), else 0.",
-    registry=registry,
-    multiprocess_mode="liveall",
-)
+
+
+class AuthCacheGauges:
+    """This worker's authentication cache: whether it answers, and its size.
+
+    Created by the first report of a listener, so a process that never runs one (the cache
+    disabled, the task worker, gunicorn's master) shows no series: in multiprocess mode
+    `liveall` gives each process's value a pid label, until the master marks the worker dead.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._gauges: tuple[Gauge, Gauge] | None = None
+
+    def set(self, *, live: bool, entries: int) -> None:
+        with self._lock:
+            if self._gauges is None:
+                self._gauges = (
+                    Gauge(
+                        "voxkeys_auth_cache_live",
+                        "1 while this worker's authentication cache answers (its listener "
+                        "hears the database), else 0.",
+                        registry=registry,
+                        multiprocess_mode="liveall",
+                    ),
+                    Gauge(
+                        "voxkeys_auth_cache_entries",
+                        "Keys in this worker's authentication cache.",
+                        registry=registry,
+                        multiprocess_mode="liveall",
+                    ),
+                )
+            live_gauge, entries_gauge = self._gauges
+        live_gauge.set(1 if live else 0)
+        entries_gauge.set(entries)
+
+
+auth_cache = AuthCacheGauges()
 
 
 class PendingCounts:
@@ -172,8 +182,9 @@ _cache_hits = auth_cache_lookups.labels("hit")
 _cache_misses = auth_cache_lookups.labels("miss")
 _key_rate_limited = rate_limited.labels("key")
 _address_rate_limited = rate_limited.labels("auth_failures")
-# labels() validates and locks on every call; the series a request needs are kept here.
+# labels() validates and locks on every call; the series requests need are kept here.
 _api_request_series: dict[tuple[str, int, str], Counter] = {}
+_refusal_series: dict[str, Counter] = {}
 
 
 def observe_request(request: HttpRequest, response: HttpResponse, seconds: float) -> None:
@@ -202,7 +213,10 @@ def count_authenticated() -> None:
 
 def count_refusal(code: str) -> None:
     """Count a key check refused with `code` (an api.errors.ErrorCode)."""
-    pending.add(authentications.labels(code))
+    series = _refusal_series.get(code)
+    if series is None:
+        series = _refusal_series[code] = authentications.labels(code)
+    pending.add(series)
     if code == "rate_limited":
         # The only 429 the key check gives: the address's failed authentications.
         pending.add(_address_rate_limited)
@@ -219,8 +233,7 @@ def count_auth_cache_lookup(*, hit: bool) -> None:
 
 def observe_auth_cache(*, live: bool, entries: int) -> None:
     """Record this worker's authentication cache (its listener calls this every heartbeat)."""
-    auth_cache_live.set(1 if live else 0)
-    auth_cache_entries.set(entries)
+    auth_cache.set(live=live, entries=entries)
 
 
 def count_usage_flush_failure() -> None:
@@ -236,97 +249,3 @@ def count_webhook_delivery(outcome: str) -> None:
     """Count one webhook delivery attempt by its outcome, one of a small fixed set (such as
     delivered, failed, gave_up): never a status text or a URL."""
     webhook_deliveries.labels(outcome).inc()
-
-
-class TaskQueueCollector(Collector):
-    """The task queue's jobs by queue and status (ready, running, failed), counted at scrape
-    time from the database, so every machine's workers show, whichever process is scraped."""
-
-    STATUSES = ("READY", "RUNNING", "FAILED")
-
-    def collect(self) -> Iterable[Metric]:
-        from django.db import DatabaseError
-        from django.db.models import Count
-        from django_tasks_db.models import DBTaskResult
-
-        jobs = GaugeMetricFamily(
-            "voxkeys_task_queue_jobs",
-            "Jobs in the task queue's table, by queue and status (failed: kept after their "
-            "last try).",
-            labels=["queue", "status"],
-        )
-        up = GaugeMetricFamily(
-            "voxkeys_task_queue_up", "1 if the task queue's jobs could be counted, else 0."
-        )
-        counts = {(queue, status): 0 for queue in queue_names() for status in self.STATUSES}
-        try:
-            rows = (
-                DBTaskResult.objects.filter(status__in=self.STATUSES)
-                .values_list("queue_name", "status")
-                .annotate(jobs=Count("id"))
-                .order_by()
-            )
-            for queue, status, number in rows:
-                counts[(queue, status)] = number
-        except DatabaseError:
-            # The rest of the scrape is worth most during a database outage: answer without it.
-            up.add_metric([], 0)
-            yield up
-            return
-        for (queue, status), number in sorted(counts.items()):
-            jobs.add_metric([queue, status.lower()], number)
-        up.add_metric([], 1)
-        yield jobs
-        yield up
-
-
-def queue_names() -> list[str]:
-    """Return the task queues settings.TASKS declares (reported even when empty)."""
-    names: list[str] = []
-    for backend in settings.TASKS.values():
-        names.extend(name for name in backend.get("QUEUES", []) if name not in names)
-    return names
-
-
-def exposition() -> bytes:
-    """Return every metric in the Prometheus text format: this process's, or with
-    PROMETHEUS_MULTIPROC_DIR every live and past worker's summed, then the task queue's."""
-    pending.publish()
-    scrape = CollectorRegistry(auto_describe=False)
-    if MULTIPROCESS:
-        multiprocess.MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
-        output = generate_latest(scrape)
-    else:
-        output = generate_latest(registry)
-    return output + generate_latest(_queue_registry)
-
-
-_queue_registry = CollectorRegistry(auto_describe=False)
-_queue_registry.register(TaskQueueCollector())
-
-
-def sent_token(request: HttpRequest) -> str:
-    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
-
-class MetricsMiddleware:
-    """Answer `/metrics` for a scraper that sends METRICS_TOKEN as its Bearer token.
-
-    Near the top of MIDDLEWARE, so the scrape never meets the session, CSRF, sign-in or host
-    checks (Prometheus scrapes each server by its address, as a load balancer probes it). Any
-    other request to the path, or any when METRICS_TOKEN is empty, goes on to the URL
-    resolver and is answered 404 like every unknown path: nothing says the endpoint exists.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info == METRICS_PATH and request.method in {"GET", "HEAD"}:
-            token = settings.METRICS_TOKEN
-            if token and constant_time_compare(sent_token(request), token):
-                response = HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
-                response["Cache-Control"] = "no-store"
-                return response
-        return self.get_response(request)
