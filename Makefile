@@ -84,6 +84,7 @@ bench: install-dev
 	$(call debian_package,wrk,wrk,the load generator the benchmark drives the API with)
 	DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" $(BIN)/python bench/api_throughput.py
 	DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" $(BIN)/python bench/auth_cost.py
+	$(BIN)/python bench/metrics_cost.py
 	@# BENCH_BEFORE=<git revision>: also compare that version with this tree, request by request.
 	if [ -n "$${BENCH_BEFORE:-}" ]; then $(BIN)/python bench/before_after.py "$$BENCH_BEFORE"; fi
 

@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from accounts.models import Account, Invitation, Membership, User
 from activity.models import ActivityEvent
 from activity.summaries import event_summary
+from voxkeys import metrics
 from voxkeys.safetext import replace_unsafe
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,13 @@ def send_to_each(subject: str, body: str, recipients: list[str]) -> None:
     # the safe-text rule (or by raw SQL) must not carry a refused character out either.
     subject = replace_unsafe(" ".join(subject.split()))
     body = replace_unsafe(body, keep="\n")
-    send_mass_mail([(subject, body, None, [email]) for email in recipients], fail_silently=False)
+    messages = [(subject, body, None, [email]) for email in recipients]
+    try:
+        send_mass_mail(messages, fail_silently=False)
+    except Exception:
+        # Every email the app writes goes through here; the caller logs (or retries) it.
+        metrics.count_email_failure(len(messages))
+        raise
 
 
 def notify_member_event(sender: object, event: ActivityEvent, **kwargs: object) -> None:

@@ -14,6 +14,7 @@ from api import API_PREFIX
 from api.errors import ErrorCode, api_error, not_found, service_unavailable, www_authenticate
 from apikeys.auth import ratelimit, usage
 from apikeys.auth.check import Refusal, check_key, over_rate_limit
+from voxkeys import metrics
 from voxkeys.logs import report_database_outage
 
 if TYPE_CHECKING:
@@ -109,12 +110,15 @@ class ApiKeyMiddleware:
             report_database_outage(exc, request)
             return service_unavailable()
         if isinstance(result, Refusal):
+            metrics.count_refusal(result.code)
             return refusal_response(result)
+        metrics.count_authenticated()
         request.api_key, request.account = result.key, result.account
         request.rate_limit = ratelimit.limits.check_key(
             result.key.id, result.account.api_rate_limit
         )
         if request.rate_limit is not None and not request.rate_limit.allowed:
+            metrics.count_key_rate_limited()
             return refusal_response(over_rate_limit(request.rate_limit))
         return None
 

@@ -31,6 +31,7 @@ from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse
 
 from api import API_PREFIX
+from voxkeys import metrics
 from voxkeys.clientip import client_ip
 
 logger = logging.getLogger(__name__)
@@ -272,8 +273,10 @@ class RequestLogMiddleware:
         current_request_id.set(request_id)
         response = self.get_response(request)
         response[self.response_header] = request_id
+        seconds = time.perf_counter() - started
+        metrics.observe_request(request, response, seconds)
         if settings.ACCESS_LOG:
-            log_access(request, response, request_id, time.perf_counter() - started)
+            log_access(request, response, request_id, seconds)
         return response
 
 

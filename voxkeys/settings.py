@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: it gives the request the id every log line carries, and times all the others.
     "voxkeys.logs.RequestLogMiddleware",
+    # Before the host, session, CSRF and sign-in checks: a scraper has its token, nothing else.
+    "voxkeys.metrics.endpoint.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "voxkeys.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -428,6 +430,10 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "VoxPria <no-reply@voxpria.com>"
 # Where the pages send customers whose account is suspended or at its key limit (a mailto: link).
 SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "").strip() or "support@voxpria.com"
+
+# Prometheus metrics (voxkeys/metrics/, README "Metrics"): /metrics answers only requests that
+# send this as their Bearer token; empty, it is a 404 like any unknown path.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 
 # Logs (voxkeys/logs.py, README "Logs"): `text` is the human format, `json` one object per line.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or "text"

@@ -32,6 +32,7 @@ import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from voxkeys import metrics
 from voxkeys.db.backends.postgresql.base import DeadlineConnection
 
 if TYPE_CHECKING:
@@ -232,6 +233,7 @@ class Listener(threading.Thread):
                 self._listen()
             except Exception as error:  # noqa: BLE001 - any failure: fail closed and reconnect
                 self.cache.lost()
+                metrics.observe_auth_cache(live=False, entries=0)
                 if self.stopping.is_set():
                     break
                 if failures == 0:
@@ -249,6 +251,7 @@ class Listener(threading.Thread):
             finally:
                 self._close()
         self.cache.lost()
+        metrics.observe_auth_cache(live=False, entries=0)
 
     def _listen(self) -> None:
         self.connection = connection = self.connect()
@@ -260,6 +263,7 @@ class Listener(threading.Thread):
                 self.cache.invalidate(notification.payload)
             connection.execute("SELECT 1")
             self.cache.heard()
+            metrics.observe_auth_cache(live=self.cache.is_live(), entries=len(self.cache))
 
     def _close(self) -> None:
         connection, self.connection = self.connection, None

@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import Account
 from apikeys.auth.cache import process_cache
 from apikeys.models import ApiKey
+from voxkeys import metrics
 from voxkeys.db.prepared import PreparedQuery
 
 # How stale last_used_at may get: at most one write per key per this interval.
@@ -91,6 +92,7 @@ def lookup_key(digest: str) -> KeyRow | None:
         return find_key(digest)
     cache = process_cache.get()
     cached = cache.get(digest)
+    metrics.count_auth_cache_lookup(hit=cached is not None)
     if cached is not None:
         return cached
     generation = cache.generation()

@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from apikeys.models import ApiKey, KeyClient, KeyScopeUse, KeyUsage
+from voxkeys import metrics
 from voxkeys.clientip import client_ip
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ class UsageRecorder:
         try:
             write_batch(batch, using=self.using)
         except Error as exc:
+            metrics.count_usage_flush_failure()
             self._restore(batch, exc)
             return False
         if self._failing:
