@@ -34,44 +34,19 @@ from apikeys.models import ApiKey
 from apikeys.services import create_key, revoke_key
 from tests.support.api import api_client, bearer, make_key
 from tests.support.clock import FakeClock
+from tests.support.metrics import TOKEN, Samples, moved, parse, scrape, value
 from voxkeys import metrics
 from voxkeys.metrics import processes
 
 pytestmark = pytest.mark.django_db
 
-TOKEN = "scrape-token-4f9c2e7a1b"
 CREDITS = "/api/v1/credits"
 ROOT = Path(__file__).resolve().parent.parent
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture(autouse=True)
 def metrics_token(settings: Settings) -> None:
     settings.METRICS_TOKEN = TOKEN
-
-
-def scrape() -> Samples:
-    """Return every sample /metrics shows, parsed as Prometheus parses it."""
-    response = Client(headers=bearer(TOKEN)).get("/metrics")
-    assert response.status_code == 200
-    return parse(response.content.decode())
-
-
-def parse(text: str) -> Samples:
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
-    return value(after, name, **labels) - value(before, name, **labels)
 
 
 class DownMailServer(BaseEmailBackend):

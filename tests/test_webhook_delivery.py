@@ -17,6 +17,7 @@ from pytest_django.fixtures import Settings
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from accounts.models import Membership
+from tests.support.metrics import TOKEN, moved, scrape
 from tests.support.webhooks import Answer, Receiver, make_delivery, make_webhook, receiving
 from voice.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 from voice.webhooks.delivery import (
@@ -74,8 +75,10 @@ def run_due_job() -> str:
     indirect=True,
 )
 def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt(
-    owner: Membership, receiver: Receiver
+    owner: Membership, receiver: Receiver, settings: Settings
 ) -> None:
+    settings.METRICS_TOKEN = TOKEN
+    before = scrape()
     webhook = make_webhook(owner.account, receiver.url(), secret=SECRET)
     delivery = make_delivery(webhook)
     with time_machine.travel(T0, tick=False):
@@ -110,6 +113,9 @@ def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt(
     webhook.refresh_from_db()
     assert webhook.status == Webhook.Status.ENABLED
     assert webhook.failing_since is None
+    after = scrape()
+    assert moved(before, after, "voxkeys_webhook_deliveries_total", outcome="failed") == 2
+    assert moved(before, after, "voxkeys_webhook_deliveries_total", outcome="delivered") == 1
     # Every attempt is the same message: one webhook-id, each signed when it was sent.
     assert {request.headers["webhook-id"] for request in receiver.received} == {
         delivery.event.public_id

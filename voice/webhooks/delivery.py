@@ -29,6 +29,7 @@ from voice.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 from voice.webhooks import transport
 from voice.webhooks.secrets import SecretUnreadable, signing_secrets
 from voice.webhooks.signing import signed_headers
+from voxkeys import metrics
 from voxkeys.safetext import replace_unsafe
 
 # The wait after each failed attempt: the first attempt is at once, the tenth a day after the
@@ -177,7 +178,9 @@ def record_attempt(*, attempt_id: int, result: transport.PostResult) -> str:
         result.body.decode("utf-8", "replace").replace("\x00", ""), keep="\n\t"
     )[: settings.WEBHOOK_RESPONSE_EXCERPT]
     attempt.save(update_fields=["duration_ms", "status_code", "error", "response_body"])
-    if result.status_code is not None and 200 <= result.status_code < 300:
+    delivered = result.status_code is not None and 200 <= result.status_code < 300
+    metrics.count_webhook_delivery("delivered" if delivered else "failed")
+    if delivered:
         if delivery.status == WebhookDelivery.Status.PENDING:
             finish_delivery(delivery, WebhookDelivery.Status.SUCCEEDED)
         if webhook.status == Webhook.Status.FAILING:
@@ -203,6 +206,7 @@ def record_attempt(*, attempt_id: int, result: transport.PostResult) -> str:
         return "Failed; the delivery was redelivered or finished meanwhile."
     if delivery.attempts >= MAX_ATTEMPTS:
         finish_delivery(delivery, WebhookDelivery.Status.FAILED)
+        metrics.count_webhook_delivery("gave_up")
         return "Failed; that was the last attempt."
     delay = jittered(RETRY_DELAYS[delivery.attempts - 1])
     if result.status_code in RETRY_AFTER_STATUSES:
