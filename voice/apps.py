@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class VoiceConfig(AppConfig):
     name = "voice"
     verbose_name = "Voice resources"
+
+    def ready(self) -> None:
+        from activity.events import event_recorded
+        from voice.webhooks.key_events import emit_key_event
+
+        event_recorded.connect(emit_key_event, dispatch_uid="voice.emit_key_event")
