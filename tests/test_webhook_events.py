@@ -146,12 +146,24 @@ def test_another_accounts_endpoint_hears_nothing(
     assert not WebhookEvent.objects.exists()
 
 
-def test_with_no_endpoint_listening_an_action_costs_one_query_and_writes_no_event(
+def test_an_account_without_endpoints_pays_one_query_and_gets_no_event(
+    owner: Membership, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(1):
+        result = emit(
+            account=owner.account, livemode=True, event_type="contact.created", data={"x": 1}
+        )
+
+    assert result is None
+    assert not WebhookEvent.objects.exists()
+
+
+def test_with_endpoints_but_none_listening_an_action_writes_no_event(
     owner: Membership, django_assert_num_queries: Any
 ) -> None:
     endpoint(owner, events=["campaign.created"])
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         result = emit(
             account=owner.account, livemode=True, event_type="contact.created", data={"x": 1}
         )

@@ -16,12 +16,14 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Account
 from voice.models import WEBHOOK_EVENT_CATALOGUE, WEBHOOK_EVENTS, Webhook, WebhookDelivery
 from voice.models import WebhookEvent as WebhookEventModel
 from voice.webhooks.delivery import enqueue_delivery
+from voxkeys.db.prepared import PreparedQuery
 
 __all__ = ["WEBHOOK_EVENTS", "WEBHOOK_EVENT_CATALOGUE", "TEST_EVENT", "emit", "emit_each"]
 
@@ -37,8 +39,22 @@ def new_event_id() -> str:
     return EVENT_ID_PREFIX + secrets.token_hex(16)
 
 
+def _any_webhook_query(account_id: int) -> QuerySet[Webhook, tuple[Any, ...]]:
+    return Webhook.objects.filter(account_id=account_id).values_list("pk")[:1]
+
+
+# Most accounts have no endpoint, and every API write asks: a prepared query (planned once per
+# connection, no queryset built) answers them for less than the ORM query below would cost.
+_any_webhook = PreparedQuery(Webhook, _any_webhook_query, 0)
+
+
 def listening_endpoints(*, account: Account, livemode: bool, event_type: str) -> list[Webhook]:
-    """The account's endpoints in `livemode` that receive `event_type`: one indexed query."""
+    """The account's endpoints in `livemode` that receive `event_type`.
+
+    One prepared query when the account has no endpoint at all; a second when it has some.
+    """
+    if _any_webhook(account.pk) is None:
+        return []
     candidates = Webhook.objects.filter(
         account_id=account.pk, livemode=livemode, status__in=RECEIVING
     ).only("pk", "events")
@@ -51,7 +67,8 @@ def emit(
 ) -> WebhookEventModel | None:
     """Fire `event_type` about `data` to the endpoints listening; None when none listens.
 
-    Call inside the action's transaction. Costs one query when no endpoint listens.
+    Call inside the action's transaction. Costs one prepared query when the account has no
+    endpoint.
     """
     fired = emit_each(account=account, livemode=livemode, event_type=event_type, items=[data])
     return fired[0] if fired else None
