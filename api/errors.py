@@ -96,6 +96,11 @@ class ErrorCode(StrEnum):
         405,
         "The endpoint does not take this method; `Allow` lists those it takes.",
     )
+    WEBHOOK_DISABLED = (
+        "webhook_disabled",
+        409,
+        "The webhook is disabled, so nothing is sent to it: re-enable it first.",
+    )
     PAYLOAD_TOO_LARGE = "payload_too_large", 413, "The body is over the endpoint's limit."
     UNSUPPORTED_MEDIA_TYPE = (
         "unsupported_media_type",

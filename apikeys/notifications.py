@@ -21,6 +21,7 @@ from accounts.notifications import manager_emails, send_to_each
 from activity.models import ActivityEvent
 from apikeys.expiry import EXPIRY_WARNING
 from apikeys.models import ApiKey, ExpiryNotice
+from voice.webhooks.key_events import emit_key_expiring
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def send_expiry_notice(*, key: ApiKey, kind: ExpiryNotice.Kind, now: datetime) -
     try:
         with transaction.atomic():
             ExpiryNotice.objects.create(api_key=key, kind=kind, expires_at=expires_at, sent_at=now)
+            emit_key_expiring(key=key, kind=kind)
             body = render_to_string(
                 "apikeys/email/expiry_notice.txt",
                 {"account": key.account, "key": key, "now": now},

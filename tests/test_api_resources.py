@@ -211,6 +211,8 @@ def test_webhooks_create_list_delete(client: Client) -> None:
     assert created.status_code == 201
     webhook = created.json()
     assert webhook["events"] == ["call.queued", "call.failed"]  # catalogue order
+    # The secret is in the creation's answer only.
+    assert webhook.pop("secret").startswith("whsec_")
     assert client.get("/api/v1/webhooks").json()["data"] == [webhook]
     assert client.delete(f"/api/v1/webhooks/{webhook['id']}").status_code == 204
     assert client.delete(f"/api/v1/webhooks/{webhook['id']}").status_code == 404

@@ -18,17 +18,26 @@ NAME_MAX_LENGTH = 200
 URL_MAX_LENGTH = 2000
 LIVEMODE_HELP = "Unticked: made with a test key, and seen only by test keys."
 
-# The events a webhook can subscribe to; the API rejects any other name.
-WEBHOOK_EVENTS: tuple[str, ...] = (
-    "call.queued",
-    "call.completed",
-    "call.failed",
-    "campaign.created",
-    "campaign.updated",
-    "contact.created",
-    "contact.updated",
-    "contact.deleted",
-)
+# The events a webhook can subscribe to, and what each means: the one catalogue that the API's
+# validation, the OpenAPI document and the webhooks page read. Any other name is refused.
+WEBHOOK_EVENT_CATALOGUE: dict[str, str] = {
+    "call.queued": "A call was placed and waits to be dialled.",
+    "call.completed": "A call ended normally (a test key's simulated call, seconds after).",
+    "call.failed": "A call could not be completed.",
+    "campaign.created": "A campaign was created.",
+    "campaign.updated": "A campaign's name or status changed.",
+    "contact.created": "A contact was created or imported.",
+    "contact.updated": "A contact was changed.",
+    "contact.deleted": "A contact was deleted.",
+    "api_key.created": "An API key was created.",
+    "api_key.edited": "An API key's name, description, scopes or IP allowlist changed.",
+    "api_key.rolled": "An API key was replaced by a new secret.",
+    "api_key.revoked": "An API key was revoked.",
+    "api_key.expiring": "An API key expires soon (the expiry notices).",
+    "api_key.expired": "An API key reached its expiry.",
+    "api_key.leaked": "An API key was found in public and revoked.",
+}
+WEBHOOK_EVENTS: tuple[str, ...] = tuple(WEBHOOK_EVENT_CATALOGUE)
 
 
 class Contact(models.Model):
@@ -81,7 +90,7 @@ class Call(models.Model):
         IN_PROGRESS = "in_progress", "In progress"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
-        # Made with a test key: nobody is dialled and no credits are spent.
+        # A test call of before test calls completed by themselves (voice.jobs); none are made now.
         SIMULATED = "simulated", "Simulated"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="calls")

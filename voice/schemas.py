@@ -8,7 +8,7 @@ checks the shape served. The OpenAPI document is generated from both.
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
@@ -38,6 +38,8 @@ from api.routes import MAX_ID
 from voice.models import NAME_MAX_LENGTH, URL_MAX_LENGTH, WEBHOOK_EVENTS
 from voice.models import Call as CallModel
 from voice.models import Campaign as CampaignModel
+from voice.models import Webhook as WebhookModel
+from voice.models import WebhookDelivery as DeliveryModel
 from voice.validation import clean_events, clean_webhook_url
 from voxkeys.safetext import unsafe_character, unsafe_character_error
 
@@ -298,6 +300,22 @@ class WebhookCreate(TypedDict):
     events: WebhookEvents
 
 
+ENABLE_MESSAGE = "Only true: it re-enables a disabled webhook (delete one you no longer want)."
+
+
+@with_config(BODY)
+class WebhookUpdate(TypedDict, total=False):
+    """Only the fields sent change."""
+
+    url: WebhookUrl
+    events: WebhookEvents
+    enabled: Annotated[
+        Literal[True],
+        answer_with(ENABLE_MESSAGE),
+        Field(description="true re-enables a disabled or failing webhook."),
+    ]
+
+
 CONTACT_CREATE = BodySchema[ContactCreate](ContactCreate)
 CONTACTS_CREATE = BodySchema[ContactCreate | list[ContactCreate]](ContactsCreate)
 CONTACT_UPDATE = BodySchema[ContactUpdate](ContactUpdate)
@@ -305,6 +323,7 @@ CAMPAIGN_CREATE = BodySchema[CampaignCreate](CampaignCreate)
 CAMPAIGN_UPDATE = BodySchema[CampaignUpdate](CampaignUpdate)
 CALL_CREATE = BodySchema[CallCreate](Annotated[CallCreate, AfterValidator(one_call_target)])
 WEBHOOK_CREATE = BodySchema[WebhookCreate](WebhookCreate)
+WEBHOOK_UPDATE = BodySchema[WebhookUpdate](WebhookUpdate)
 
 
 # Responses ---------------------------------------------------------------------------------
@@ -355,7 +374,8 @@ class Call(TypedDict):
             {
                 "type": "string",
                 "enum": CallModel.Status.values,
-                "description": "simulated for every call made with a test key.",
+                "description": "A test key's call is queued, then completed within seconds "
+                "(simulated: nobody is dialled); simulated for test calls made before that.",
             }
         ),
     ]
@@ -370,7 +390,57 @@ class Webhook(TypedDict):
     livemode: Livemode
     url: Annotated[str, Field(json_schema_extra={"format": "uri"})]
     events: Annotated[list[str], WithJsonSchema(EVENTS_SCHEMA)]
+    status: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": WebhookModel.Status.values,
+                "description": "failing: its latest delivery failed; disabled: nothing is sent "
+                "until it is re-enabled.",
+            }
+        ),
+    ]
+    failing_since: Annotated[Timestamp | None, Field(description="When it began failing.")]
+    disabled_reason: Annotated[str | None, Field(description="Why it was disabled.")]
     created_at: Timestamp
+
+
+@with_config(RESPONSE)
+class WebhookWithSecret(Webhook):
+    secret: Annotated[
+        str,
+        Field(
+            description="The signing secret (whsec_...), shown only in this answer: keep it to "
+            "verify the webhook-signature header."
+        ),
+    ]
+
+
+@with_config(RESPONSE)
+class WebhookAttempt(TypedDict):
+    number: Annotated[int, Field(ge=1)]
+    started_at: Timestamp
+    duration_ms: int | None
+    status_code: Annotated[int | None, Field(description="None: no answer (see error).")]
+    error: Annotated[str | None, Field(description="Why there was no answer.")]
+    response_body: Annotated[str, Field(description="The start of the receiver's answer.")]
+
+
+@with_config(RESPONSE)
+class WebhookDelivery(TypedDict):
+    id: Id
+    livemode: Livemode
+    webhook_id: Id
+    event: Annotated[
+        dict[str, Any],
+        Field(description="The body sent: {id, type, created, livemode, data}."),
+    ]
+    status: Annotated[str, WithJsonSchema({"type": "string", "enum": DeliveryModel.Status.values})]
+    next_attempt_at: Timestamp | None
+    last_attempt_at: Timestamp | None
+    created_at: Timestamp
+    attempts: Annotated[list[WebhookAttempt], Field(description="Oldest first.")]
 
 
 @with_config(RESPONSE)

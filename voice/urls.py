@@ -15,4 +15,7 @@ urlpatterns = [
     path("contacts/<id:pk>", views.contact, name="contact"),
     path("webhooks", views.webhooks, name="webhooks"),
     path("webhooks/<id:pk>", views.webhook, name="webhook"),
+    path("webhooks/<id:pk>/rotate-secret", views.webhook_secret, name="webhook-secret"),
+    path("webhooks/<id:pk>/deliveries", views.webhook_deliveries, name="webhook-deliveries"),
+    path("webhooks/<id:pk>/test", views.webhook_test, name="webhook-test"),
 ]

@@ -6,10 +6,8 @@ live keys each see only their own world.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 
@@ -17,9 +15,13 @@ from api.body import BODY_ERRORS, Body, BodySchema, FieldErrors, parse_body, rai
 from api.errors import ApiError, ErrorCode, not_found
 from api.pagination import PAGE_ERRORS, Page, paginate
 from api.routes import ApiRequest, api_route, operation, requires_key, requires_scope
-from voice import schemas
+from voice import schemas, services
 from voice.models import Call, Campaign, Contact, Webhook
+from voice.objects import call_json, campaign_json, contact_json, delivery_json, webhook_json
 from voice.services import CALL_COST, InsufficientCredits, credit_balance, place_call
+from voice.webhooks import services as webhook_services
+from voice.webhooks.delivery import WebhookDisabled
+from voice.webhooks.events import TEST_EVENT
 
 IMPORT_HINT = f"Import at most {schemas.MAX_IMPORT} contacts per request."
 Resource = TypeVar("Resource", Contact, Campaign, Call, Webhook)
@@ -58,55 +60,6 @@ def no_content() -> HttpResponse:
     response = HttpResponse(status=204)
     del response["Content-Type"]
     return response
-
-
-def timestamp(value: datetime) -> str:
-    return value.isoformat()
-
-
-def contact_json(contact: Contact) -> schemas.Contact:
-    return {
-        "id": contact.pk,
-        "livemode": contact.livemode,
-        "name": contact.name,
-        "phone": contact.phone,
-        "email": contact.email or None,
-        "created_at": timestamp(contact.created_at),
-        "updated_at": timestamp(contact.updated_at),
-    }
-
-
-def campaign_json(campaign: Campaign) -> schemas.Campaign:
-    return {
-        "id": campaign.pk,
-        "livemode": campaign.livemode,
-        "name": campaign.name,
-        "status": campaign.status,
-        "created_at": timestamp(campaign.created_at),
-        "updated_at": timestamp(campaign.updated_at),
-    }
-
-
-def call_json(call: Call) -> schemas.Call:
-    return {
-        "id": call.pk,
-        "livemode": call.livemode,
-        "to": call.to_number,
-        "status": call.status,
-        "contact_id": call.contact_id,
-        "campaign_id": call.campaign_id,
-        "created_at": timestamp(call.created_at),
-    }
-
-
-def webhook_json(webhook: Webhook) -> schemas.Webhook:
-    return {
-        "id": webhook.pk,
-        "livemode": webhook.livemode,
-        "url": webhook.url,
-        "events": webhook.events,
-        "created_at": timestamp(webhook.created_at),
-    }
 
 
 # Credits -----------------------------------------------------------------------------------
@@ -206,7 +159,7 @@ def list_campaigns(request: ApiRequest) -> HttpResponse:
 @requires_scope("campaigns:write")
 def create_campaign(request: ApiRequest) -> HttpResponse:
     body = read_body(request, schemas.CAMPAIGN_CREATE)
-    campaign = Campaign.objects.create(**ownership(request), **body)
+    campaign = services.create_campaign(**ownership(request), **body)
     return JsonResponse(campaign_json(campaign), status=201)
 
 
@@ -226,9 +179,7 @@ def get_campaign(request: ApiRequest, pk: int) -> HttpResponse:
 def update_campaign(request: ApiRequest, pk: int) -> HttpResponse:
     campaign = get_or_404(request, Campaign, pk)
     body = read_body(request, schemas.CAMPAIGN_UPDATE)
-    for name, value in body.items():
-        setattr(campaign, name, value)
-    campaign.save(update_fields=[*body, "updated_at"])
+    services.update_campaign(campaign=campaign, changes=body)
     return JsonResponse(campaign_json(campaign))
 
 
@@ -258,12 +209,9 @@ def create_contacts(request: ApiRequest) -> HttpResponse:
     """Create one contact (a JSON object) or import up to MAX_IMPORT (a list), all or nothing."""
     body = read_body(request, schemas.CONTACTS_CREATE)
     if not isinstance(body, list):
-        contact = Contact.objects.create(**ownership(request), **body)
+        contact = services.create_contact(**ownership(request), **body)
         return JsonResponse(contact_json(contact), status=201)
-    with transaction.atomic():
-        contacts = Contact.objects.bulk_create(
-            Contact(**ownership(request), **fields) for fields in body
-        )
+    contacts = services.import_contacts(**ownership(request), contacts=body)
     imported: schemas.ContactImported = {"data": [contact_json(contact) for contact in contacts]}
     return JsonResponse(imported, status=201)
 
@@ -284,9 +232,7 @@ def get_contact(request: ApiRequest, pk: int) -> HttpResponse:
 def update_contact(request: ApiRequest, pk: int) -> HttpResponse:
     contact = get_or_404(request, Contact, pk)
     body = read_body(request, schemas.CONTACT_UPDATE)
-    for name, value in body.items():
-        setattr(contact, name, value)
-    contact.save(update_fields=[*body, "updated_at"])
+    services.update_contact(contact=contact, changes=body)
     return JsonResponse(contact_json(contact))
 
 
@@ -295,7 +241,7 @@ def update_contact(request: ApiRequest, pk: int) -> HttpResponse:
 )
 @requires_scope("contacts:write")
 def delete_contact(request: ApiRequest, pk: int) -> HttpResponse:
-    get_or_404(request, Contact, pk).delete()
+    services.delete_contact(contact=get_or_404(request, Contact, pk))
     return no_content()
 
 
@@ -304,6 +250,23 @@ contact = api_route(GET=get_contact, PATCH=update_contact, DELETE=delete_contact
 
 
 # Webhooks ----------------------------------------------------------------------------------
+
+WEBHOOK_DISABLED_MESSAGE = (
+    "Webhook {pk} is disabled ({reason}), so nothing is sent to it. Re-enable it first: PATCH "
+    '/api/v1/webhooks/{pk} with {{"enabled": true}}.'
+)
+
+
+def webhook_disabled(error: WebhookDisabled) -> ApiError:
+    reason = error.webhook.disabled_reason or "no reason recorded"
+    return ApiError(
+        ErrorCode.WEBHOOK_DISABLED,
+        WEBHOOK_DISABLED_MESSAGE.format(pk=error.webhook.pk, reason=reason),
+    )
+
+
+def webhook_with_secret(webhook: Webhook, secret: str) -> schemas.WebhookWithSecret:
+    return {**webhook_json(webhook), "secret": secret}
 
 
 @operation("List webhooks, newest first.", response=Page[schemas.Webhook], errors=PAGE_ERRORS)
@@ -314,28 +277,106 @@ def list_webhooks(request: ApiRequest) -> HttpResponse:
 
 @operation(
     "Send the account's events to an https URL.",
+    description="The answer holds the endpoint's signing `secret`, shown this once.",
     request=schemas.WEBHOOK_CREATE,
-    response=schemas.Webhook,
+    response=schemas.WebhookWithSecret,
     status=201,
     errors=BODY_ERRORS,
 )
 @requires_scope("webhooks:manage")
 def create_webhook(request: ApiRequest) -> HttpResponse:
     body = read_body(request, schemas.WEBHOOK_CREATE)
-    webhook = Webhook.objects.create(**ownership(request), **body)
-    return JsonResponse(webhook_json(webhook), status=201)
+    try:
+        created = webhook_services.create_webhook(**ownership(request), **body)
+    except webhook_services.InvalidWebhook as error:
+        raise_for_errors(error.errors)
+        raise
+    return JsonResponse(webhook_with_secret(*created), status=201)
 
 
-@operation("Remove a webhook.", status=204, errors=[ErrorCode.NOT_FOUND])
+@operation("Get a webhook.", response=schemas.Webhook, errors=[ErrorCode.NOT_FOUND])
+@requires_scope("webhooks:manage")
+def get_webhook(request: ApiRequest, pk: int) -> HttpResponse:
+    return JsonResponse(webhook_json(get_or_404(request, Webhook, pk)))
+
+
+@operation(
+    "Change a webhook's URL or events, or re-enable it.",
+    request=schemas.WEBHOOK_UPDATE,
+    response=schemas.Webhook,
+    errors=[*BODY_ERRORS, ErrorCode.NOT_FOUND],
+)
+@requires_scope("webhooks:manage")
+def update_webhook(request: ApiRequest, pk: int) -> HttpResponse:
+    webhook = get_or_404(request, Webhook, pk)
+    body = read_body(request, schemas.WEBHOOK_UPDATE)
+    try:
+        webhook_services.update_webhook(
+            webhook=webhook, url=body.get("url"), events=body.get("events")
+        )
+    except webhook_services.InvalidWebhook as error:
+        raise_for_errors(error.errors)
+        raise
+    if body.get("enabled"):
+        webhook_services.enable_webhook(webhook=webhook)
+    return JsonResponse(webhook_json(webhook))
+
+
+@operation("Remove a webhook and its delivery log.", status=204, errors=[ErrorCode.NOT_FOUND])
 @requires_scope("webhooks:manage")
 def delete_webhook(request: ApiRequest, pk: int) -> HttpResponse:
-    deleted, _ = resources(request, Webhook).filter(pk=pk).delete()
-    if not deleted:
-        return not_found(f"There is no webhook {pk} in this account's {mode_name(request)} data.")
+    webhook_services.delete_webhook(webhook=get_or_404(request, Webhook, pk))
     return no_content()
 
 
+@operation(
+    "Give a webhook a new signing secret.",
+    description="The answer holds the new `secret`, shown this once. For 24 hours deliveries "
+    "are signed with both the new and the previous secret (two v1 signatures), so the receiver "
+    "can switch over without refusing one.",
+    response=schemas.WebhookWithSecret,
+    errors=[ErrorCode.NOT_FOUND],
+)
+@requires_scope("webhooks:manage")
+def rotate_webhook_secret(request: ApiRequest, pk: int) -> HttpResponse:
+    webhook = get_or_404(request, Webhook, pk)
+    secret = webhook_services.rotate_secret(webhook=webhook)
+    return JsonResponse(webhook_with_secret(webhook, secret))
+
+
+@operation(
+    "List a webhook's deliveries, newest first, each with its event and attempts.",
+    response=Page[schemas.WebhookDelivery],
+    errors=[*PAGE_ERRORS, ErrorCode.NOT_FOUND],
+)
+@requires_scope("webhooks:manage")
+def list_webhook_deliveries(request: ApiRequest, pk: int) -> HttpResponse:
+    webhook = get_or_404(request, Webhook, pk)
+    return paginate(request, webhook_services.recent_deliveries(webhook), delivery_json)
+
+
+@operation(
+    f"Send a test event ({TEST_EVENT}) to this webhook only.",
+    description=f"Whatever the webhook subscribes to; a `{TEST_EVENT}` event is never sent "
+    "otherwise. Answers with the queued delivery: follow it in the deliveries list.",
+    response=schemas.WebhookDelivery,
+    status=202,
+    errors=[ErrorCode.NOT_FOUND, ErrorCode.WEBHOOK_DISABLED],
+)
+@requires_scope("webhooks:manage")
+def send_webhook_test(request: ApiRequest, pk: int) -> HttpResponse:
+    webhook = get_or_404(request, Webhook, pk)
+    try:
+        delivery = webhook_services.send_test_event(webhook=webhook)
+    except WebhookDisabled as error:
+        raise webhook_disabled(error) from None
+    return JsonResponse(delivery_json(delivery), status=202)
+
+
 webhooks = api_route(GET=list_webhooks, POST=create_webhook)
-webhook = api_route(DELETE=delete_webhook)
+webhook = api_route(GET=get_webhook, PATCH=update_webhook, DELETE=delete_webhook)
+webhook_secret = api_route(POST=rotate_webhook_secret)
+webhook_deliveries = api_route(GET=list_webhook_deliveries)
+webhook_test = api_route(POST=send_webhook_test)
 
 credits = api_route(GET=get_credits)

@@ -6,7 +6,7 @@ from typing import Any
 
 from api.errors import REALM, ErrorCode
 from apikeys.scopes import SCOPES
-from voice.services import CALL_COST
+from voice.services import CALL_COST, SIMULATED_FAILURE_NUMBER
 
 TITLE = "VoxPria API"
 VERSION = "1.0.0"
@@ -23,8 +23,11 @@ INTRO = (
     "**Test mode.** Keys are live (`vxp_live_`) or test (`vxp_test_`). Test mode is a separate "
     "world: what a test key creates only test keys see, and live keys never see it (nor test "
     "keys live objects). Every object says which world it is in with `livemode`, as does "
-    "`/credits` for the key. A test key's calls are `simulated`: nobody is dialled and they "
-    f"spend no credits. A live call spends {CALL_COST} credit; with too few, it is a 402 "
+    "`/credits` for the key. A test key's calls are simulated: nobody is dialled, they "
+    "spend no credits, and each is `queued`, then `completed` seconds later (with its "
+    f"`call.completed` webhook event; a test call to {SIMULATED_FAILURE_NUMBER} ends "
+    "`failed` instead, with `call.failed`). Live calls stay `queued` until a telephony "
+    f"provider dials them. A live call spends {CALL_COST} credit; with too few, it is a 402 "
     "`insufficient_credits` and nothing is created.\n\n"
     "**Rate limits.** Every authenticated response carries `RateLimit-Limit`, "
     "`RateLimit-Remaining` and `RateLimit-Reset`."
@@ -68,4 +71,9 @@ ERROR_HEADERS: dict[ErrorCode, dict[str, Any]] = {
     },
     ErrorCode.SERVICE_UNAVAILABLE: {"Retry-After": RETRY_AFTER},
 }
-SUCCESS = {200: "OK.", 201: "Created.", 204: "Done; no content."}
+SUCCESS = {
+    200: "OK.",
+    201: "Created.",
+    202: "Accepted: queued, and done in the background.",
+    204: "Done; no content.",
+}

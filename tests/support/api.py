@@ -37,6 +37,11 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
         {"url": "https://example.com/hook", "events": ["call.completed"]},
         "webhooks:manage",
     ),
+    ("GET", "/api/v1/webhooks/{webhook}", None, "webhooks:manage"),
+    ("PATCH", "/api/v1/webhooks/{webhook}", {"events": ["call.completed"]}, "webhooks:manage"),
+    ("POST", "/api/v1/webhooks/{webhook}/rotate-secret", None, "webhooks:manage"),
+    ("GET", "/api/v1/webhooks/{webhook}/deliveries", None, "webhooks:manage"),
+    ("POST", "/api/v1/webhooks/{webhook}/test", None, "webhooks:manage"),
     ("DELETE", "/api/v1/webhooks/{webhook}", None, "webhooks:manage"),
 ]
 

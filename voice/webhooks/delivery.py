@@ -59,6 +59,10 @@ BUSY_DELAY = timedelta(seconds=2)
 class WebhookDisabled(Exception):
     """The endpoint is disabled: it must be enabled again before anything is sent to it."""
 
+    def __init__(self, webhook: Webhook) -> None:
+        super().__init__(f"Webhook {webhook.pk} is disabled.")
+        self.webhook = webhook
+
 
 @dataclass(frozen=True, slots=True)
 class Claim:
@@ -277,7 +281,7 @@ def redeliver(delivery: WebhookDelivery) -> None:
     """Make a new attempt of the delivery now, whatever became of the earlier ones."""
     webhook = Webhook.objects.select_for_update().get(pk=delivery.webhook_id)
     if webhook.status == Webhook.Status.DISABLED:
-        raise WebhookDisabled
+        raise WebhookDisabled(webhook)
     locked = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
     locked.status = WebhookDelivery.Status.PENDING
     locked.next_attempt_at = timezone.now()
