@@ -89,7 +89,7 @@ def test_a_created_contact_fires_contact_created_with_the_contact_as_the_api_sho
     assert payload["data"] == {"object": response.json()}
     delivery = WebhookDelivery.objects.get()
     assert (delivery.webhook, delivery.status) == (webhook, WebhookDelivery.Status.PENDING)
-    assert [job.args_kwargs["args"] for job in queued_jobs(DELIVERY_JOB)] == [[delivery.pk]]
+    assert [job.args_kwargs["args"] for job in queued_jobs(DELIVERY_JOB)] == [[delivery.pk, 1]]
 
 
 def test_an_endpoint_gets_only_the_events_it_subscribes_to(owner: Membership, live: Client) -> None:
