@@ -15,7 +15,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -99,9 +98,8 @@ def _send(invitation: Invitation, site_url: str) -> SentInvitation:
     invitation.expires_at = now + timedelta(days=settings.INVITATION_TTL_DAYS)
     invitation.save()
     link = site_url.rstrip("/") + reverse("invitation", args=[token])
-    # After the commit: a rolled-back invitation sends nothing, and a slow mail server never
-    # holds the transaction open.
-    transaction.on_commit(partial(send_invitation_email, invitation.pk, link), robust=True)
+    # A job in this transaction: a rolled-back invitation sends nothing.
+    send_invitation_email.enqueue(invitation.pk, link)
     return SentInvitation(invitation=invitation, link=link)
 
 
