@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
+from jobs.retries import Job
 from jobs.services import JobNotRerunnable, rerun_job
 
 admin.site.unregister(DBTaskResult)
@@ -22,10 +23,10 @@ class JobAdmin(DBTaskResultAdmin):
         # Running a job again repeats its effect (an email, a delivery): staff who may view
         # the queue and are trusted with changes, not every staff member who can log in.
         user = request.user
-        return bool(user.is_superuser or user.has_perm("django_tasks_db.change_dbtaskresult"))
+        return bool(user.is_superuser or user.has_perm("django_tasks_database.change_dbtaskresult"))
 
     @admin.action(description="Run again (failed jobs only)", permissions=["rerun"])
-    def run_again(self, request: HttpRequest, queryset: QuerySet[DBTaskResult]) -> None:
+    def run_again(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         copies = 0
         for job in queryset.order_by("enqueued_at"):
             try:

@@ -20,10 +20,13 @@ from typing import Any, ParamSpec, TypedDict
 from django.utils import timezone
 from django_tasks import TaskContext, task
 from django_tasks.base import Task
+from django_tasks_db.models import DBTaskResult
 
 logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
+# A row of the queue, whatever its task's arguments and result.
+Job = DBTaskResult[Any, Any]
 
 # The keyword argument each copy carries: 1 for the first attempt.
 ATTEMPT = "attempt"

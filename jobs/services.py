@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from jobs.retries import ATTEMPT
+from jobs.retries import ATTEMPT, Job
 
 # A failed job that was run again: its return value names the copy, so it is run again once.
 RERUN_AS = "rerun_as"
@@ -32,7 +33,7 @@ def recover_stalled_jobs(*, now: datetime | None = None) -> int:
     ).update(status=TaskResultStatus.READY)
 
 
-def failed_jobs() -> list[DBTaskResult]:
+def failed_jobs() -> list[Job]:
     """Return the failed jobs not yet run again, newest first."""
     return list(
         DBTaskResult.objects.failed()
@@ -46,11 +47,11 @@ class JobNotRerunnable(Exception):
 
 
 @transaction.atomic
-def rerun_job(*, job_id: str) -> DBTaskResult:
+def rerun_job(*, job_id: str) -> Job:
     """Enqueue a fresh copy of a failed job (from its first attempt); return the copy."""
     try:
         job = DBTaskResult.objects.select_for_update().get(pk=job_id)
-    except (DBTaskResult.DoesNotExist, ValueError) as error:
+    except (DBTaskResult.DoesNotExist, ValidationError) as error:
         raise JobNotRerunnable(f"There is no job {job_id}.") from error
     if job.status != TaskResultStatus.FAILED:
         raise JobNotRerunnable(f"Job {job.pk} is {job.status.lower()}: only failed jobs run again.")
@@ -69,7 +70,7 @@ def rerun_job(*, job_id: str) -> DBTaskResult:
     return DBTaskResult.objects.get(pk=copy.id)
 
 
-def rerun_failed_jobs() -> tuple[list[DBTaskResult], list[str]]:
+def rerun_failed_jobs() -> tuple[list[Job], list[str]]:
     """Run every failed job again once; return the copies, and why any could not be."""
     copies, refusals = [], []
     for job in failed_jobs():

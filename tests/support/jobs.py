@@ -8,9 +8,11 @@ live server's jobs too: the rows are in the database either way). Retries wait f
 
 from __future__ import annotations
 
+import time
+
 from django.core import mail
 from django.utils import timezone
-from django_tasks import TaskResultStatus
+from django_tasks import TaskResultStatus, task
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
@@ -117,3 +119,9 @@ class OutboxAfterJobs(list[mail.EmailMessage]):
         # What was enqueued before the clear is mail the test means to forget too.
         self.run_ready_jobs()
         super().clear()
+
+
+@task()
+def nap(seconds: float) -> None:
+    """A job that takes its time (for the worker's graceful stop)."""
+    time.sleep(seconds)

@@ -44,8 +44,8 @@ class Command(BaseCommand):
             return
         if rerun_failed:
             copies, refusals = rerun_failed_jobs()
-            for refusal in refusals:
-                self.stderr.write(refusal)
+            for reason in refusals:
+                self.stderr.write(reason)
             self.stdout.write(f"Failed jobs run again: {len(copies)}.")
             return
         self.write_counts()
