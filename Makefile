@@ -15,7 +15,7 @@ PIP_QUIET := { grep -v "^WARNING: Location '" || true; }
 .PHONY: help install install-dev chromium run test test-fast lint typecheck format bench scale-test clean
 
 help:
-	@echo "make run    install, migrate, seed the demo account and serve on http://$(HOST):$(PORT)"
+	@echo "make run    install, migrate, seed the demo account, serve on http://$(HOST):$(PORT) with a worker"
 	@echo "make test   install the dev tools and Chromium, run the whole suite (browser tests included)"
 	@echo "make lint   ruff check and format check"
 	@echo "make typecheck  mypy with django-stubs over the project's packages"
@@ -58,7 +58,10 @@ run: install
 	DEBUG=1 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo
 	@echo "VoxKeys is starting on http://$(HOST):$(PORT)/ - log in with a demo login above (admin: /admin/)."
-	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# The task queue's worker beside the server (emails are its jobs); Ctrl-C stops both.
+	DEBUG=1 $(BIN)/python manage.py run_worker --no-reload --interval 0.5 & worker=$$!; \
+		trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+		DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install-dev chromium
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -9,9 +9,7 @@ Django keeps a hash of the password in each session and signs out those that no 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
 from axes.models import AccessAttempt
@@ -27,8 +25,6 @@ from accounts.services import may_set_credentials
 from activity.events import RequestContext, record_event
 from activity.models import ActivityEvent
 from voxkeys.safetext import unsafe_character_error
-
-logger = logging.getLogger(__name__)
 
 EMAIL_CHANGE_SALT = "accounts.credentials.email-change"
 EMAIL_TAKEN = "Another login already uses this email address."
@@ -66,17 +62,9 @@ def record_in_accounts(
 def email_after_commit(
     subject: str, template: str, context: dict[str, Any], recipients: Iterable[str]
 ) -> None:
-    # Rendered now, sent after the commit: a rolled-back change sends nothing, and a slow mail
-    # server never holds the transaction open.
-    body = render_to_string(template, context)
-    transaction.on_commit(partial(_send, subject, body, sorted(set(recipients))), robust=True)
-
-
-def _send(subject: str, body: str, recipients: list[str]) -> None:
-    try:
-        send_to_each(subject, body, recipients)
-    except Exception:
-        logger.exception("Could not send the account security email %r.", subject)
+    # Rendered now (the context holds objects a job's arguments cannot), sent by a worker once
+    # the change commits: a rolled-back change sends nothing.
+    send_to_each(subject, render_to_string(template, context), sorted(set(recipients)))
 
 
 @transaction.atomic

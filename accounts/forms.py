@@ -1,19 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
-from django.db import transaction
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 
 from accounts.credentials import reset_password
 from accounts.emails import canonical_email
 from accounts.lockout import clear_failures
 from accounts.models import User
+from accounts.notifications import send_to_each
 from accounts.requests import AccountRequest
 from activity.events import RequestContext
 
@@ -96,8 +96,19 @@ class PasswordResetRequestForm(PasswordResetForm):
             if user.has_usable_password():
                 yield user
 
-    def send_mail(self, *args: Any, **kwargs: Any) -> None:
-        transaction.on_commit(partial(super().send_mail, *args, **kwargs), robust=True)
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        # Rendered as Django's form renders it, sent by a worker (the link is in the job's
+        # arguments until it is sent; it works once, for PASSWORD_RESET_TIMEOUT).
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        send_to_each(subject, render_to_string(email_template_name, context), [to_email])
 
 
 class ResetPasswordForm(UserSetPasswordForm):

@@ -15,7 +15,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -35,6 +34,7 @@ from accounts.services import (
 )
 from activity.events import RequestContext, record_event
 from activity.models import ActivityEvent
+from voxkeys import sealed
 
 TOKEN_BYTES = 32
 # token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
@@ -99,9 +99,8 @@ def _send(invitation: Invitation, site_url: str) -> SentInvitation:
     invitation.expires_at = now + timedelta(days=settings.INVITATION_TTL_DAYS)
     invitation.save()
     link = site_url.rstrip("/") + reverse("invitation", args=[token])
-    # After the commit: a rolled-back invitation sends nothing, and a slow mail server never
-    # holds the transaction open.
-    transaction.on_commit(partial(send_invitation_email, invitation.pk, link), robust=True)
+    # A job in this transaction: a rolled-back invitation sends nothing.
+    send_invitation_email.enqueue(invitation.pk, sealed.seal(link))
     return SentInvitation(invitation=invitation, link=link)
 
 

@@ -187,12 +187,10 @@ class ApiKey(models.Model):
 class ExpiryNotice(models.Model):
     """An expiry warning sent for a key; the unique pair makes each notice go out once."""
 
-    class Kind(models.TextChoices):
-        SEVEN_DAYS = "7d", "7 days before"
-        ONE_DAY = "1d", "1 day before"
-
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="expiry_notices")
-    kind = models.CharField(max_length=2, choices=Kind.choices)
+    # How long before the expiry, in days ("30d", "7d", "1d"): one of KEY_EXPIRY_NOTICE_DAYS
+    # when it was sent.
+    kind = models.CharField(max_length=4)
     expires_at = models.DateTimeField(help_text="The expiry the notice warned about.")
     sent_at = models.DateTimeField(default=timezone.now)
 
@@ -202,7 +200,7 @@ class ExpiryNotice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} notice for {self.api_key.name}"
+        return f"{self.kind.removesuffix('d')}-day notice for {self.api_key.name}"
 
 
 class KeyUsage(models.Model):

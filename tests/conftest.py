@@ -11,6 +11,7 @@ import pytest
 import redis
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.hashers import get_hasher
+from django.core import mail
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
@@ -25,11 +26,19 @@ from apikeys.auth import ratelimit, usage
 from tests.factories import AccountFactory, MembershipFactory
 from tests.support.admin import logged_in, new_superuser
 from tests.support.clock import FakeClock
+from tests.support.jobs import OutboxAfterJobs
 from voice import validation
 
 # Playwright's sync API keeps an event loop running in the main thread; Django's ORM refuses
 # to run there unless told it is safe (it is: the loop is idle while Django runs).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def outbox_after_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading `mail.outbox` (or `mailoutbox`) runs the queue's ready jobs first (see
+    tests.support.jobs): the mail of an action is sent by a job, as in production."""
+    monkeypatch.setattr(mail, "outbox", OutboxAfterJobs(), raising=False)
 
 
 @pytest.fixture(autouse=True)

@@ -48,6 +48,9 @@ def test_createaccount_from_a_bare_shell_emails_an_owner_invitation(tmp_path: Pa
             ("bruce@wayne.test", "owner")
         ]
         assert db.execute("SELECT count(*) FROM accounts_user").fetchone() == (0,)
+    assert not outbox.exists()  # the invitation is a job: the worker sends it
+    worked = run(["manage.py", "run_worker", "--batch", "--no-reload", "--no-startup-delay"], env)
+    assert worked.returncode == 0, worked.stderr
     [message] = [path.read_text() for path in outbox.iterdir()]
     assert "To: bruce@wayne.test" in message
     match = LINK.search(message)

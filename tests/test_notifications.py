@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import logging
 import threading
 from collections.abc import Callable, Sequence
 
@@ -12,8 +11,8 @@ from django.core import mail
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection, transaction
+from django_tasks import TaskResultStatus
 
 from accounts.models import Account, Membership
 from activity.events import RequestContext
@@ -32,6 +31,7 @@ from apikeys.services import (
     roll_key,
 )
 from tests.factories import MembershipFactory
+from tests.support.jobs import jobs, run_jobs, waiting_jobs
 from voxkeys.safetext import unsafe_character
 
 pytestmark = pytest.mark.django_db
@@ -142,6 +142,7 @@ def test_roll_emails_the_new_masked_key_and_when_the_old_one_stops(
     cast: Membership, mailoutbox: list, django_capture_on_commit_callbacks: Callable
 ) -> None:
     old = create_at_start(cast)
+    mailoutbox.clear()  # the creation's
     with (
         time_machine.travel(START + dt.timedelta(hours=1), tick=False),
         django_capture_on_commit_callbacks(execute=True),
@@ -161,6 +162,7 @@ def test_roll_without_grace_says_the_old_key_stopped_at_once(
     owner: Membership, mailoutbox: list, django_capture_on_commit_callbacks: Callable
 ) -> None:
     old = create_at_start(owner)
+    mailoutbox.clear()  # the creation's
     with (
         time_machine.travel(START + dt.timedelta(hours=1), tick=False),
         django_capture_on_commit_callbacks(execute=True),
@@ -173,6 +175,7 @@ def test_revoke_emails_each_active_owner_and_admin(
     cast: Membership, mailoutbox: list, django_capture_on_commit_callbacks: Callable
 ) -> None:
     created = create(cast)
+    mailoutbox.clear()  # the creation's
     with django_capture_on_commit_callbacks(execute=True):
         revoke_key(key=created.api_key, user=cast.user)
     assert recipients(mailoutbox) == MANAGERS
@@ -187,6 +190,7 @@ def test_a_key_name_cannot_break_the_subject_header(
     owner: Membership, mailoutbox: list, django_capture_on_commit_callbacks: Callable
 ) -> None:
     created = create(owner)
+    mailoutbox.clear()  # the creation's
     ApiKey.objects.filter(pk=created.api_key.pk).update(name="Evil\nBcc: attacker@example.test")
     with django_capture_on_commit_callbacks(execute=True):
         revoke_key(key=created.api_key, user=owner.user)
@@ -201,6 +205,7 @@ def test_an_email_never_carries_a_refused_character_even_from_an_old_row(
     owner: Membership, mailoutbox: list, django_capture_on_commit_callbacks: Callable, char: str
 ) -> None:
     created = create(owner)
+    mailoutbox.clear()  # the creation's
     # Written past the rule, as a row from before it (or raw SQL) would be.
     ApiKey.objects.filter(pk=created.api_key.pk).update(name=f"Prod{char}Server")
     Account.objects.filter(pk=owner.account_id).update(name=f"Acme{char}Voice")
@@ -239,6 +244,7 @@ def test_an_action_rolled_back_after_its_event_sends_nothing(
         assert ActivityEvent.objects.filter(event_type=ActivityEvent.Type.CREATED).exists()
         raise RuntimeError("a later step failed")
     assert callbacks == []
+    assert jobs() == []
     assert mailoutbox == []
     assert not ApiKey.objects.exists()
 
@@ -249,29 +255,35 @@ def test_the_email_goes_out_when_the_action_really_commits(cast: Membership) -> 
     assert recipients(mail.outbox) == MANAGERS
 
 
-def test_a_broken_mail_server_does_not_break_create_key_and_is_logged(
+def test_a_broken_mail_server_does_not_break_create_key_and_its_mail_waits_for_a_retry(
     owner: Membership,
     settings,  # noqa: ANN001
     mailoutbox: list,
     caplog: pytest.LogCaptureFixture,
-    django_capture_on_commit_callbacks: Callable,
 ) -> None:
     settings.EMAIL_BACKEND = BROKEN
-    with django_capture_on_commit_callbacks(execute=True):
-        created = create(owner)
+    created = create(owner)
     assert ApiKey.objects.get() == created.api_key
+    assert caplog.records == []  # the action itself logs nothing: it sent nothing
     assert mailoutbox == []
-    [record] = [r for r in caplog.records if r.name == "apikeys.notifications"]
-    assert record.levelno == logging.ERROR
-    assert record.exc_info is not None
-    assert isinstance(record.exc_info[1], ConnectionRefusedError)
+    [retry] = waiting_jobs()
+    assert retry.task_path == "accounts.notifications.send_email"
+    assert retry.args_kwargs["kwargs"] == {"attempt": 2}
+    assert retry.args_kwargs["args"][2] == "owner@acme.test"
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 # Expiry notices and the expired event
 
 
-def test_expiry_notices_at_exact_boundaries_each_once(cast: Membership, mailoutbox: list) -> None:
+def test_expiry_notices_at_exact_boundaries_each_once(
+    cast: Membership,
+    mailoutbox: list,
+    settings,  # noqa: ANN001
+) -> None:
+    settings.KEY_EXPIRY_NOTICE_DAYS = [7, 1]
     key = create_at_start(cast)
+    mailoutbox.clear()  # the creation's
     with time_machine.travel(EXPIRES - dt.timedelta(days=7, seconds=1), tick=False) as clock:
         assert run_notices() == "Expired keys recorded: 0. Expiry notices sent: 0.\n"
         assert mailoutbox == []
@@ -288,7 +300,7 @@ def test_expiry_notices_at_exact_boundaries_each_once(cast: Membership, mailoutb
             "on Tuesday 31 March 2026 at 12:00 UTC."
         )
         assert f"Key:          {key.masked_key}\n" in message.body
-        assert "roll it in VoxPria under Settings → API Keys" in message.body
+        assert f"roll it: http://127.0.0.1:8000/settings/api-keys/{key.pk}/\n" in message.body
         assert list(key.expiry_notices.values_list("kind", "expires_at")) == [("7d", EXPIRES)]
 
         assert run_notices() == "Expired keys recorded: 0. Expiry notices sent: 0.\n"
@@ -309,6 +321,7 @@ def test_a_key_first_seen_inside_its_last_day_gets_only_the_one_day_notice(
     owner: Membership, mailoutbox: list
 ) -> None:
     key = create_at_start(owner)
+    mailoutbox.clear()  # the creation's
     with time_machine.travel(EXPIRES - dt.timedelta(hours=12), tick=False):
         assert run_notices() == "Expired keys recorded: 0. Expiry notices sent: 1.\n"
         assert run_notices() == "Expired keys recorded: 0. Expiry notices sent: 0.\n"
@@ -317,8 +330,12 @@ def test_a_key_first_seen_inside_its_last_day_gets_only_the_one_day_notice(
 
 
 def test_rolled_revoked_and_suspended_keys_get_no_notice(
-    owner: Membership, other_owner: Membership, mailoutbox: list
+    owner: Membership,
+    other_owner: Membership,
+    mailoutbox: list,
+    settings,  # noqa: ANN001
 ) -> None:
+    settings.KEY_EXPIRY_NOTICE_DAYS = [7, 1]  # the successor is 30 days from its expiry
     rolled = create_at_start(owner, name="Rolled")
     revoked = create_at_start(owner, name="Revoked")
     create_at_start(other_owner, name="Suspended")
@@ -327,6 +344,7 @@ def test_rolled_revoked_and_suspended_keys_get_no_notice(
         roll_key(key=rolled, user=owner.user, grace=dt.timedelta(days=1))
         revoke_key(key=revoked, user=owner.user)
         Account.objects.filter(pk=other_owner.account_id).update(status=Account.Status.SUSPENDED)
+        mailoutbox.clear()  # the creation's, the roll's and the revoke's
         clock.move_to(EXPIRES - dt.timedelta(days=2, hours=1))
         assert run_notices() == "Expired keys recorded: 0. Expiry notices sent: 0.\n"
     assert mailoutbox == []
@@ -345,26 +363,52 @@ def test_an_expired_key_gets_its_expired_event_exactly_once(owner: Membership) -
     assert expired.get().actor_label == "system"
 
 
-def test_a_failed_notice_leaves_no_row_and_the_next_run_retries(
+def test_a_notice_whose_mail_fails_is_retried_by_the_queue_not_sent_again_by_the_next_run(
     owner: Membership,
     settings,  # noqa: ANN001
     mailoutbox: list,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     key = create_at_start(owner)
-    with time_machine.travel(EXPIRES - dt.timedelta(days=5), tick=False):
+    mailoutbox.clear()  # the creation's
+    with time_machine.travel(EXPIRES - dt.timedelta(days=5), tick=False) as clock:
         settings.EMAIL_BACKEND = BROKEN
-        with pytest.raises(CommandError, match="1 expiry notices could not be sent"):
-            run_notices()
-        assert not key.expiry_notices.exists()
-        assert any(
-            r.name == "apikeys.notifications" and r.levelno == logging.ERROR for r in caplog.records
-        )
+        assert run_notices() == "Expired keys recorded: 0. Expiry notices sent: 1.\n"
+        run_jobs()
+        assert list(key.expiry_notices.values_list("kind", flat=True)) == ["7d"]
+        [retry] = waiting_jobs()
 
         settings.EMAIL_BACKEND = LOCMEM
-        assert run_notices() == "Expired keys recorded: 0. Expiry notices sent: 1.\n"
-    assert recipients(mailoutbox) == [["owner@acme.test"]]
-    assert list(key.expiry_notices.values_list("kind", flat=True)) == ["7d"]
+        assert run_notices() == "Expired keys recorded: 0. Expiry notices sent: 0.\n"
+        assert mailoutbox == []
+        clock.move_to(retry.run_after)
+        assert recipients(mailoutbox) == [["owner@acme.test"]]
+    assert "expires on 31 March 2026" in mailoutbox[0].subject
+
+
+def test_the_default_notices_go_out_30_7_and_1_days_before_each_once(
+    owner: Membership, mailoutbox: list
+) -> None:
+    with time_machine.travel(START, tick=False):
+        key = create(owner, expiration="60").api_key
+    expires = START + dt.timedelta(days=60)
+    mailoutbox.clear()  # the creation's
+    sent = []
+    with time_machine.travel(expires - dt.timedelta(days=30, seconds=1), tick=False) as clock:
+        assert run_notices().endswith("Expiry notices sent: 0.\n")
+        for days in (30, 7, 1):
+            clock.move_to(expires - dt.timedelta(days=days))
+            assert run_notices().endswith("Expiry notices sent: 1.\n")
+            assert run_notices().endswith("Expiry notices sent: 0.\n")
+            sent += [message.body for message in mailoutbox]
+            mailoutbox.clear()
+    assert sorted(key.expiry_notices.values_list("kind", flat=True)) == ["1d", "30d", "7d"]
+    assert len(sent) == 3
+    assert "expires in 4\xa0weeks, 2\xa0days, on Thursday 30 April 2026" in sent[0]
+    assert "expires in 1\xa0week, on" in sent[1]
+    assert "expires in 1\xa0day, on" in sent[2]
+    for body in sent:
+        assert f"Key:          {key.masked_key}\n" in body
+        assert f"roll it: http://127.0.0.1:8000/settings/api-keys/{key.pk}/\n" in body
 
 
 def test_a_notice_another_machine_already_sent_is_skipped(
@@ -372,9 +416,10 @@ def test_a_notice_another_machine_already_sent_is_skipped(
 ) -> None:
     key = create_at_start(owner)
     now = EXPIRES - dt.timedelta(days=5)
-    ExpiryNotice.objects.create(api_key=key, kind=ExpiryNotice.Kind.SEVEN_DAYS, expires_at=EXPIRES)
-    assert send_expiry_notice(key=key, kind=ExpiryNotice.Kind.SEVEN_DAYS, now=now) is False
-    assert mailoutbox == []
+    mailoutbox.clear()  # the creation's
+    ExpiryNotice.objects.create(api_key=key, kind="7d", expires_at=EXPIRES)
+    assert send_expiry_notice(key=key, days=7, now=now) is False
+    assert jobs(TaskResultStatus.READY) == []
     assert key.expiry_notices.count() == 1
 
 

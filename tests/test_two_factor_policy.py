@@ -175,6 +175,7 @@ def test_turning_it_off_emails_owners_and_admins_only(
     member: Membership,
     django_capture_on_commit_callbacks,  # noqa: ANN001
 ) -> None:
+    mail.outbox.clear()  # requiring it
     with django_capture_on_commit_callbacks(execute=True):
         set_two_factor_requirement(
             account=requiring, actor=owner.user, required=False, site_url="http://testserver"

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_tasks",
     "django_tasks_db",
+    # After django_tasks_db: its admin replaces that app's (adding "Run again").
+    "jobs",
     # Swagger UI's files (static only: no Django REST framework), for the API reference page.
     "drf_spectacular_sidecar",
     "accounts",
@@ -281,7 +283,7 @@ if min(TWO_FACTOR_PENDING_SECONDS, TWO_FACTOR_RECENT_HOURS) < 1:
     sys.exit("VoxKeys: TWO_FACTOR_PENDING_SECONDS and TWO_FACTOR_RECENT_HOURS must be at least 1.")
 # The task queue (django-tasks with its database backend, Django 6's Tasks API): a job is a row
 # written in the transaction of the change that causes it, so a rolled-back change enqueues
-# nothing; `manage.py db_worker` runs them (README: Workers).
+# nothing; `manage.py run_worker` runs them (README: Workers).
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
@@ -315,10 +317,24 @@ if (
         "WEBHOOK_DISABLE_AFTER_DAYS, WEBHOOK_RETENTION_DAYS and WEBHOOK_RESPONSE_EXCERPT must be "
         "at least 1."
     )
+# A job RUNNING for longer than this has lost its worker (killed, machine gone) and is run again
+# (jobs/services.py): above the longest a job may take (an email: EMAIL_TIMEOUT per step).
+JOB_STALL_SECONDS = env_int("JOB_STALL_SECONDS", 300)
+if JOB_STALL_SECONDS < 1:
+    sys.exit("VoxKeys: JOB_STALL_SECONDS must be at least 1.")
 # An invitation's link works for this many days after it was sent (or resent).
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
 if INVITATION_TTL_DAYS < 1:
     sys.exit("VoxKeys: INVITATION_TTL_DAYS must be at least 1.")
+# Days before a key's expiry that its owners and admins are warned (send_key_expiry_notices).
+try:
+    KEY_EXPIRY_NOTICE_DAYS = sorted(
+        {int(days) for days in env_list("KEY_EXPIRY_NOTICE_DAYS", "30,7,1")}, reverse=True
+    )
+except ValueError:
+    sys.exit("VoxKeys: KEY_EXPIRY_NOTICE_DAYS must be whole numbers of days, such as 30,7,1.")
+if not KEY_EXPIRY_NOTICE_DAYS or not all(1 <= days <= 365 for days in KEY_EXPIRY_NOTICE_DAYS):
+    sys.exit("VoxKeys: KEY_EXPIRY_NOTICE_DAYS must list days from 1 to 365, such as 30,7,1.")
 # The dashboard's address, for links in emails sent outside a request (`createaccount`); emails
 # sent from a page link to the address that page was served from.
 SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/") or "http://127.0.0.1:8000"
@@ -425,7 +441,7 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
-# Django waits forever by default; the expiry notices send inside a transaction, so bound it.
+# Django waits forever by default; a worker stuck on one mail server would send nothing else.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "VoxPria <no-reply@voxpria.com>"
 # Where the pages send customers whose account is suspended or at its key limit (a mailto: link).

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from activity.models import ActivityEvent
-from apikeys.models import ApiKey, ExpiryNotice
+from apikeys.models import ApiKey
 from voice.objects import optional_timestamp, timestamp
 from voice.webhooks.events import emit
 
@@ -75,7 +75,7 @@ def emit_key_event(sender: object, event: ActivityEvent, **kwargs: object) -> No
     )
 
 
-def emit_key_expiring(*, key: ApiKey, kind: ExpiryNotice.Kind) -> None:
+def emit_key_expiring(*, key: ApiKey, kind: str) -> None:
     """Fire api_key.expiring with the expiry notice `kind`: call where the notice is written."""
     emit(
         account=key.account,
@@ -84,6 +84,6 @@ def emit_key_expiring(*, key: ApiKey, kind: ExpiryNotice.Kind) -> None:
         data={
             "object": api_key_json(key),
             "expires_at": optional_timestamp(key.expires_at),
-            "notice": kind.value,
+            "notice": kind,
         },
     )

@@ -1,11 +1,10 @@
-"""Webhook signing secrets: made, encrypted at rest, and the ones that sign at a given moment.
+"""Webhook signing secrets: made, sealed at rest, and the ones that sign at a given moment.
 
-A secret is stored encrypted with MultiFernet over WEBHOOK_ENCRYPTION_KEYS: the first key
-encrypts, every key decrypts. Rotating the encryption key is: prepend a new key, run
-`manage.py rotate_webhook_encryption` (re-encrypts every secret with the first key), then drop
-the old key. Without the variable a key derived from SECRET_KEY is used, so development and
-tests need no setup; production sets it (a deploy check warns), so that a leaked SECRET_KEY
-alone does not reveal the secrets, and the secrets survive a SECRET_KEY rotation.
+A secret is stored sealed (voxkeys/sealed.py: MultiFernet over WEBHOOK_ENCRYPTION_KEYS). Rotating
+the encryption key is: prepend a new key, run `manage.py rotate_webhook_encryption` (re-encrypts
+every secret with the first key), then drop the old key. Production sets the variable (a deploy
+check warns), so that a leaked SECRET_KEY alone does not reveal the secrets, and the secrets
+survive a SECRET_KEY rotation.
 """
 
 from __future__ import annotations
@@ -14,12 +13,8 @@ import base64
 import secrets
 from datetime import datetime
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
-
 from voice.models import Webhook
+from voxkeys import sealed
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -34,35 +29,22 @@ def new_signing_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-def encryption() -> MultiFernet:
-    keys = settings.WEBHOOK_ENCRYPTION_KEYS or [derived_key()]
-    return MultiFernet([Fernet(key) for key in keys])
-
-
-def derived_key() -> str:
-    """A Fernet key from SECRET_KEY, for when WEBHOOK_ENCRYPTION_KEYS is not set."""
-    key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"voxkeys webhook secrets"
-    ).derive(settings.SECRET_KEY.encode())
-    return base64.urlsafe_b64encode(key).decode()
-
-
 def encrypt_secret(secret: str) -> str:
-    return encryption().encrypt(secret.encode()).decode()
+    return sealed.seal(secret)
 
 
 def decrypt_secret(token: str) -> str:
     try:
-        return encryption().decrypt(token.encode()).decode()
-    except InvalidToken:
+        return sealed.unseal(token)
+    except sealed.Unreadable:
         raise SecretUnreadable from None
 
 
 def reencrypt_secret(token: str) -> str:
     """Return `token` encrypted again with the first key (for an encryption-key rotation)."""
     try:
-        return encryption().rotate(token.encode()).decode()
-    except InvalidToken:
+        return sealed.reseal(token)
+    except sealed.Unreadable:
         raise SecretUnreadable from None
 
 
