@@ -18,7 +18,7 @@ from playwright.sync_api import Locator, Page, expect
 from pytest_django.fixtures import Settings
 
 from accounts.models import Membership
-from tests.support.browser import Login
+from tests.support.browser import Login, assert_no_serious_violations
 
 SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]{40,}")
 PUBLIC_URL = "https://hooks.example.com/voxpria"
@@ -112,6 +112,7 @@ def add_endpoint(page: Page, url: str) -> str:
     field.fill(url)
     expect(dialog.get_by_text("A call ended normally.")).to_be_visible()
     dialog.get_by_label("call.completed").check()
+    assert_no_serious_violations(page, "the Add endpoint dialog")
     dialog.get_by_role("button", name="Add endpoint").click()
     return copy_secret(page, "The signing secret")
 
@@ -154,6 +155,7 @@ def test_an_owner_adds_an_endpoint_tests_it_redelivers_and_rotates_its_secret(
 ) -> None:
     page = login(owner)
     secret, _ = walk(page, PUBLIC_URL)
+    assert_no_serious_violations(page, "an endpoint's page")
 
     # No worker runs here: the delivery waits for its first attempt.
     row = delivery_rows(page).first
