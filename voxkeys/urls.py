@@ -23,6 +23,7 @@ urlpatterns = [
     # The account's activity log, reached from Settings -> API Keys (its URL since it began).
     path("settings/api-keys/activity/", include("activity.urls")),
     path("settings/api-keys/", include("apikeys.urls")),
+    path("settings/webhooks/", include("voice.page_urls")),
     path("api/v1/", include("api.urls")),
     # Anything else under /api/ is a JSON 404, never an HTML page.
     re_path(r"^api/", unknown_endpoint),
