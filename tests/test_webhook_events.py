@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Membership
-from apikeys.models import ApiKey, ExpiryNotice
+from apikeys.models import ApiKey
 from apikeys.notifications import send_expiry_notice
 from apikeys.services import (
     create_key,
@@ -278,7 +278,7 @@ def key_revoked(owner: Membership, live: Client) -> dict[str, Any]:
 
 def key_expiring(owner: Membership, live: Client) -> dict[str, Any]:
     key = api_key(owner)
-    assert send_expiry_notice(key=key, kind=ExpiryNotice.Kind.SEVEN_DAYS, now=timezone.now())
+    assert send_expiry_notice(key=key, days=7, now=timezone.now())
     return {"id": key.pk}
 
 
@@ -425,8 +425,8 @@ def test_an_expiry_notice_sent_once_fires_api_key_expiring_once(owner: Membershi
     key = api_key(owner)
     now = timezone.now()
 
-    assert send_expiry_notice(key=key, kind=ExpiryNotice.Kind.SEVEN_DAYS, now=now)
-    assert not send_expiry_notice(key=key, kind=ExpiryNotice.Kind.SEVEN_DAYS, now=now)
+    assert send_expiry_notice(key=key, days=7, now=now)
+    assert not send_expiry_notice(key=key, days=7, now=now)
 
     (payload,) = fired("api_key.expiring")
     assert payload["data"]["notice"] == "7d"

@@ -13,12 +13,13 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Membership
 from tests.conftest import client_for
 from tests.support.htmx import HTMX
-from voice.models import Webhook, WebhookAttempt
+from voice.models import WEBHOOK_EVENT_CATALOGUE, Webhook, WebhookAttempt
 from voice.webhooks.services import create_webhook, send_test_event
 
 pytestmark = pytest.mark.django_db
@@ -156,8 +157,9 @@ def test_the_add_form_offers_every_event_of_the_catalogue_with_what_it_means(
     response = owner_client.get(CREATE, headers=HTMX)
     assert "<html" not in response.text
     assertContains(response, '<input type="checkbox" name="events" value="call.completed"')
-    assertContains(response, "A call ended normally.")
-    assertContains(response, "A contact was deleted.")
+    for event, description in WEBHOOK_EVENT_CATALOGUE.items():
+        assertContains(response, f'value="{event}"')
+        assertContains(response, escape(description))
     assertContains(response, 'value="live"')
     assertContains(response, 'value="test"')
     assert "no-store" in response["Cache-Control"]

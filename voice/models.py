@@ -137,7 +137,9 @@ class Webhook(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ENABLED)
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
-    disabled_reason = models.CharField(max_length=200, blank=True)
+    disabled_reason = models.CharField(
+        max_length=200, blank=True, validators=[SafeTextValidator("reason")]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
