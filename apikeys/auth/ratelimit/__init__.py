@@ -82,12 +82,12 @@ class RateLimits:
         """Return the decision for one request with the key (None when limits are off)."""
         return self.keys.check(key_id, limit) if self.enabled else None
 
-    def auth_failures_retry_after(self, request: HttpRequest, *, digest: str) -> int | None:
+    def auth_failures_retry_after(self, request: HttpRequest, *, digest: str | None) -> int | None:
         if not self.enabled:
             return None
         return self.auth_failures.retry_after(request, digest=digest)
 
-    def record_auth_failure(self, request: HttpRequest, *, digest: str) -> None:
+    def record_auth_failure(self, request: HttpRequest, *, digest: str | None) -> None:
         if self.enabled:
             self.auth_failures.record(request, digest=digest)
 

@@ -53,12 +53,12 @@ class AuthFailureThrottle:
         # Digests of keys that authenticated in this process -> when they last did.
         self._valid: OrderedDict[str, float] = OrderedDict()
 
-    def retry_after(self, request: HttpRequest, *, digest: str) -> int | None:
+    def retry_after(self, request: HttpRequest, *, digest: str | None) -> int | None:
         """Return the seconds the request's client must wait, or None if it is not blocked
-        (or its key, `digest`, is one this process knows to be valid)."""
+        (or its key, `digest`, is one this process knows to be valid; None: no key)."""
         if not self._blocked:
             return None  # the usual case costs no client-IP parsing
-        if self.known_valid(digest):
+        if digest is not None and self.known_valid(digest):
             return None
         address = client_ip(request) or ""
         now = self._clock()
@@ -89,15 +89,17 @@ class AuthFailureThrottle:
         with self._lock:
             self._keep(self._valid, digest, now)
 
-    def record(self, request: HttpRequest, *, digest: str) -> None:
-        """Count a failed authentication with the key `digest` against the client address."""
+    def record(self, request: HttpRequest, *, digest: str | None) -> None:
+        """Count a failed authentication with the key `digest` (None: a failure without a
+        key, such as a mis-signed leaked-key report) against the client's address."""
         address = client_ip(request) or ""
         now = self._clock()
         wait = None
         if self._shared is not None and self._shared.usable(now):
             wait = self._shared.take_one(f"auth-failures:{address}", self._rate, self._capacity)
         with self._lock:
-            self._valid.pop(digest, None)
+            if digest is not None:
+                self._valid.pop(digest, None)
             if wait is None:
                 bucket = self._buckets.get(address) or TokenBucket(self._capacity, now)
                 self._keep(self._buckets, address, bucket)
