@@ -138,14 +138,13 @@ class FetchedPublicKeys:
     def get(self, url: str) -> PublicKeys:
         now = timezone.now()
         copy = self._copies.get(url)
+        failure_wait = self._failure_wait(url, now)
         if copy is not None and now - copy.fetched_at < KEYS_CACHE_TTL:
-            if now - copy.fetched_at >= KEYS_REFRESH_AFTER and not self._failed_recently(url, now):
+            if now - copy.fetched_at >= KEYS_REFRESH_AFTER and failure_wait is None:
                 self._refresh_in_background(url)
             return copy.keys
-        failed_at = self._failed.get(url)
-        if failed_at is not None and now - failed_at < FAILED_FETCH_TTL:
-            wait = (FAILED_FETCH_TTL - (now - failed_at)).total_seconds()
-            raise PublicKeysUnavailable("The last fetch failed moments ago.", max(1, round(wait)))
+        if failure_wait is not None:
+            raise PublicKeysUnavailable("The last fetch failed moments ago.", failure_wait)
         if not self._fetching.acquire(blocking=False):
             raise PublicKeysUnavailable("Another request is fetching them.", retry_after=5)
         try:
@@ -153,9 +152,12 @@ class FetchedPublicKeys:
         finally:
             self._fetching.release()
 
-    def _failed_recently(self, url: str, now: datetime) -> bool:
+    def _failure_wait(self, url: str, now: datetime) -> int | None:
+        """Return the seconds until the URL may be fetched again after a failure, or None."""
         failed_at = self._failed.get(url)
-        return failed_at is not None and now - failed_at < FAILED_FETCH_TTL
+        if failed_at is None or now - failed_at >= FAILED_FETCH_TTL:
+            return None
+        return max(1, round((FAILED_FETCH_TTL - (now - failed_at)).total_seconds()))
 
     def _fetch(self, url: str) -> PublicKeys:
         """Fetch and keep the keys (the caller holds the fetching lock)."""

@@ -33,10 +33,12 @@ from django.utils import timezone
 from accounts.models import Account, Membership
 from activity.models import ActivityEvent
 from apikeys import secret_scanning
+from apikeys.auth import ratelimit
 from apikeys.keys import LIVE_PREFIX, generate_key
 from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key, revoke_leaked_key, roll_key
 from tests.support.api import api_client
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.django_db
 
@@ -794,8 +796,11 @@ def test_junk_is_refused_before_the_public_keys_are_fetched(
 
 
 def test_refused_reports_from_one_address_are_throttled_like_failed_keys(
-    live_key: CreatedKey, keys_file: Path
+    live_key: CreatedKey, keys_file: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
+    # This process's own buckets on a clock that stands still (Redis refills by its own clock).
+    local = ratelimit.RateLimits.from_settings(redis_url="", clock=clock)
+    monkeypatch.setattr(ratelimit, "limits", local)
     body = report(live_key.secret)
     for _ in range(60):
         assert post(body, signed(body, private_key=IMPOSTOR)).status_code == 401
