@@ -1,15 +1,25 @@
-"""Health and readiness: what load balancers and operators ask of each worker."""
+"""Health and readiness: what load balancers and operators ask of each worker.
+
+Readiness fails (503) only for what stops API requests: the database. Redis down degrades the
+rate limits to per-process ones (apikeys/auth/ratelimit) and fails no request, so it is
+reported as "degraded" with a 200: a Redis outage must not take every server out of rotation.
+Probes come every few seconds from each load balancer, so a failing dependency logs one line,
+then a count per interval, then one line when it answers again.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import redis
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from pydantic import ConfigDict, WithJsonSchema, with_config
+from pydantic import ConfigDict, Field, WithJsonSchema, with_config
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from typing_extensions import TypedDict
@@ -24,6 +34,76 @@ READY_REDIS_TIMEOUT = 1
 
 
 Status = Literal["ok", "unavailable"]
+RedisStatus = Literal["ok", "degraded", "not configured"]
+
+
+class ProbeFailureLog:
+    """A dependency failing under the probes: one line when it starts, a count of the failed
+    probes every `interval` seconds while it lasts, one line when it answers again.
+
+    Per process and thread-safe; lines are written by the probes themselves.
+    """
+
+    def __init__(
+        self, name: str, *, interval: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.name = name
+        self.interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._started: float | None = None
+        self._last_line = 0.0
+        self._pending = 0
+        self._total = 0
+
+    def failed(self, error: Exception) -> None:
+        with self._lock:
+            now = self._clock()
+            first = self._started is None
+            if first:
+                self._started = self._last_line = now
+                self._pending, self._total = 0, 1
+            else:
+                self._pending += 1
+                self._total += 1
+            count, elapsed = self._pending, now - self._last_line
+            summary = not first and elapsed >= self.interval
+            if summary:
+                self._pending, self._last_line = 0, now
+        if first:
+            logger.warning(
+                "Readiness: %s is unavailable (%s: %s); reported until it answers again.",
+                self.name,
+                type(error).__name__,
+                error,
+            )
+        elif summary:
+            logger.warning(
+                "Readiness: %s still unavailable: %d failed probes in the last %d s.",
+                self.name,
+                count,
+                round(elapsed),
+                extra={"json_fields": {"failed_probes": count, "seconds": round(elapsed)}},
+            )
+
+    def answered(self) -> None:
+        if self._started is None:
+            return  # the usual case: no lock
+        with self._lock:
+            started, self._started = self._started, None
+            total = self._total
+        if started is not None:
+            duration = round(self._clock() - started)
+            logger.warning(
+                "Readiness: %s available again after %d s (%d failed probes).",
+                self.name,
+                duration,
+                total,
+                extra={"json_fields": {"failed_probes": total, "seconds": duration}},
+            )
+
+
+redis_probe_log = ProbeFailureLog("Redis")
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -37,7 +117,13 @@ class Health(TypedDict):
 class Ready(TypedDict):
     status: Status
     database: Status
-    redis: Status | Literal["not configured"]
+    redis: Annotated[
+        RedisStatus,
+        Field(
+            description="degraded: Redis is unavailable, so each process rate-limits on its "
+            "own; requests are still answered (not a readiness failure)."
+        ),
+    ]
     auth_cache: Annotated[
         str,
         WithJsonSchema(
@@ -60,10 +146,11 @@ def get_health(request: HttpRequest) -> HttpResponse:
 
 
 @operation(
-    "Can this server answer API requests? It runs the key lookup and pings Redis; 503 names "
-    "what failed. For load balancers' routing decisions.",
+    "Can this server answer API requests? It runs the key lookup (503 when the database "
+    "fails) and pings Redis (degraded, still 200, when it fails). For load balancers' routing "
+    "decisions; answered whatever the Host header.",
     response=Ready,
-    also={503: "The database or Redis is unavailable; retry."},
+    also={503: "The database is unavailable; retry."},
     tag="Service",
 )
 @public
@@ -72,7 +159,7 @@ def get_ready(request: HttpRequest) -> HttpResponse:
     # worker's connection) and Redis when it is configured.
     database, cache_server = database_status(request), redis_status()
     ready: Ready = {
-        "status": "unavailable" if "unavailable" in (database, cache_server) else "ok",
+        "status": database,
         "database": database,
         "redis": cache_server,
         # Not a readiness condition: with the cache off, authentication queries the database.
@@ -95,7 +182,7 @@ def database_status(request: HttpRequest) -> Status:
     return "ok"
 
 
-def redis_status() -> Status | Literal["not configured"]:
+def redis_status() -> RedisStatus:
     if not settings.REDIS_URL:
         return "not configured"
     try:
@@ -106,9 +193,10 @@ def redis_status() -> Status | Literal["not configured"]:
             retry=Retry(NoBackoff(), 0),
         ) as client:
             client.ping()
-    except redis.RedisError:
-        logger.warning("Readiness check: Redis is unavailable", exc_info=True)
-        return "unavailable"
+    except redis.RedisError as error:
+        redis_probe_log.failed(error)
+        return "degraded"
+    redis_probe_log.answered()
     return "ok"
 
 

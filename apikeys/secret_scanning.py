@@ -4,6 +4,12 @@ A scanner that finds strings matching our key pattern in public POSTs them here,
 ECDSA. We check the signature against the public keys the operator configured
 (SECRET_SCANNING_PUBLIC_KEYS), revoke every active key among the tokens at once, and answer
 whether each token was one of ours. README.md, "Leaked-key reports", describes the set-up.
+
+The endpoint is public, so it must hold up under junk: everything that can be checked without
+the scanner's public keys (the address's throttle, the headers, the body) is checked before
+they are fetched; one request at a time fetches them (the others answer 503 at once rather than
+wait), with a short timeout; a failed fetch is remembered for a while; and a copy is refreshed
+in the background before it expires, so a report never waits for the fetch in normal running.
 """
 
 from __future__ import annotations
@@ -11,29 +17,35 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import re
+import threading
 import urllib.request
 from base64 import b64decode
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal, NotRequired
+from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 from api.body import LIMITED_BODY_ERRORS, read_limited_body
-from api.errors import ApiError, ErrorCode, api_error
+from api.errors import ApiError, ErrorCode, api_error, rate_limited
 from api.routes import api_route, operation, public
+from apikeys.auth import ratelimit
 from apikeys.keys import is_well_formed, key_digest
 from apikeys.models import ApiKey
 from apikeys.services import revoke_leaked_key
+from voxkeys.safetext import unsafe_character
 
 logger = logging.getLogger(__name__)
 
@@ -44,21 +56,32 @@ MAX_TOKENS = 1000
 # Cut before they reach the activity log and the email; the token itself is never cut.
 URL_MAX_LENGTH = 2000
 SOURCE_MAX_LENGTH = 100
-# A sync worker waits this long at most for the key document, once per KEYS_CACHE_TTL.
-FETCH_TIMEOUT_SECONDS = 5
+# The longest a worker waits for the key document (per socket operation): the one request that
+# fetches it holds its worker that long at most, and only when no copy is fresh.
+FETCH_TIMEOUT_SECONDS = 2
 MAX_KEYS_DOCUMENT_BYTES = 64 * 1024
 # Scanners list a new key before they sign with it, so an hour-old copy still verifies reports.
 KEYS_CACHE_TTL = timedelta(hours=1)
+# A copy this old is refreshed in the background by the next report, which still uses it.
+KEYS_REFRESH_AFTER = timedelta(minutes=50)
+# After a failed fetch, reports answer 503 at once for this long instead of trying again.
+FAILED_FETCH_TTL = timedelta(seconds=30)
+# GitHub's identifiers are 64 hex digits; anything far from a short token is not one.
+KEY_IDENTIFIER = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+# A DER ECDSA signature is about 70 (P-256) to 140 (P-521) bytes.
+MAX_SIGNATURE_BYTES = 256
+REPORT_URL_SCHEMES = frozenset({"http", "https"})
 
 PublicKeys = dict[str, ec.EllipticCurvePublicKey]
 
-# Fetched key documents by URL, with when they were fetched. Per process, and allowed to be
-# lost: the worst a cold cache costs is one fetch.
-_fetched: dict[str, tuple[datetime, PublicKeys]] = {}
-
 
 class PublicKeysUnavailable(Exception):
-    """The configured public keys could not be read, fetched or understood."""
+    """The configured public keys could not be read, fetched or understood (or are being
+    fetched by another request); `retry_after` is when to ask again, in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def parse_public_keys(document: bytes) -> PublicKeys:
@@ -92,21 +115,93 @@ def fetch_public_keys(url: str) -> PublicKeys:
     return parse_public_keys(document)
 
 
+@dataclass(slots=True)
+class _Copy:
+    keys: PublicKeys
+    fetched_at: datetime
+
+
+class FetchedPublicKeys:
+    """The public keys fetched from an https URL, per process: single flight, failures
+    remembered for FAILED_FETCH_TTL, refreshed in the background before KEYS_CACHE_TTL.
+
+    Allowed to be lost: the worst a cold process costs is one fetch.
+    """
+
+    def __init__(self) -> None:
+        self._fetching = threading.Lock()  # held by the one request (or thread) fetching
+        self._copies: dict[str, _Copy] = {}
+        self._failed: dict[str, datetime] = {}  # url -> when the last fetch failed
+        # The background refresh in progress, if any (tests wait for it).
+        self.refresh: threading.Thread | None = None
+
+    def get(self, url: str) -> PublicKeys:
+        now = timezone.now()
+        copy = self._copies.get(url)
+        failure_wait = self._failure_wait(url, now)
+        if copy is not None and now - copy.fetched_at < KEYS_CACHE_TTL:
+            if now - copy.fetched_at >= KEYS_REFRESH_AFTER and failure_wait is None:
+                self._refresh_in_background(url)
+            return copy.keys
+        if failure_wait is not None:
+            raise PublicKeysUnavailable("The last fetch failed moments ago.", failure_wait)
+        if not self._fetching.acquire(blocking=False):
+            raise PublicKeysUnavailable("Another request is fetching them.", retry_after=5)
+        try:
+            return self._fetch(url)
+        finally:
+            self._fetching.release()
+
+    def _failure_wait(self, url: str, now: datetime) -> int | None:
+        """Return the seconds until the URL may be fetched again after a failure, or None."""
+        failed_at = self._failed.get(url)
+        if failed_at is None or now - failed_at >= FAILED_FETCH_TTL:
+            return None
+        return max(1, round((FAILED_FETCH_TTL - (now - failed_at)).total_seconds()))
+
+    def _fetch(self, url: str) -> PublicKeys:
+        """Fetch and keep the keys (the caller holds the fetching lock)."""
+        try:
+            keys = fetch_public_keys(url)
+        except PublicKeysUnavailable as error:
+            self._failed[url] = timezone.now()
+            # One line per failed fetch (at most one per FAILED_FETCH_TTL), not per report.
+            logger.warning(
+                "Leaked-key reports: the scanner's public keys are unavailable: %s", error
+            )
+            raise
+        self._copies[url] = _Copy(keys, timezone.now())
+        self._failed.pop(url, None)
+        return keys
+
+    def _refresh_in_background(self, url: str) -> None:
+        if not self._fetching.acquire(blocking=False):
+            return  # already being fetched
+
+        def refresh() -> None:
+            try:
+                self._fetch(url)
+            except PublicKeysUnavailable:
+                pass  # logged; the current copy serves until it expires
+            finally:
+                self._fetching.release()
+
+        self.refresh = threading.Thread(target=refresh, name="secret-scanning-keys", daemon=True)
+        self.refresh.start()
+
+
+fetched_public_keys = FetchedPublicKeys()
+
+
 def public_keys() -> PublicKeys:
     """Return the scanner's public keys by identifier, from SECRET_SCANNING_PUBLIC_KEYS.
 
-    An https URL is fetched at most once per KEYS_CACHE_TTL; a file is read on every report,
-    so an operator's edit counts at once.
+    An https URL is fetched at most about once per KEYS_REFRESH_AFTER (FetchedPublicKeys); a
+    file is read on every report, so an operator's edit counts at once.
     """
     source = settings.SECRET_SCANNING_PUBLIC_KEYS
     if source.startswith("https://"):
-        now = timezone.now()
-        cached = _fetched.get(source)
-        if cached is not None and now - cached[0] < KEYS_CACHE_TTL:
-            return cached[1]
-        keys = fetch_public_keys(source)
-        _fetched[source] = (now, keys)
-        return keys
+        return fetched_public_keys.get(source)
     if "://" in source:
         raise PublicKeysUnavailable(f"{source} is neither an https URL nor a file path")
     try:
@@ -116,17 +211,45 @@ def public_keys() -> PublicKeys:
     return parse_public_keys(document)
 
 
-def signature_is_valid(body: bytes, key_identifier: str, signature: str, keys: PublicKeys) -> bool:
-    """Return whether `signature` (base64 DER ECDSA, SHA-256) signs `body` with that key."""
+def signature_bytes(signature: str) -> bytes | None:
+    """Return the signature header decoded from base64, or None if it cannot be a signature."""
+    try:
+        decoded = b64decode(signature, validate=True)
+    except ValueError:  # binascii.Error is one
+        return None
+    return decoded if 0 < len(decoded) <= MAX_SIGNATURE_BYTES else None
+
+
+def signature_is_valid(
+    body: bytes, key_identifier: str, signature: bytes, keys: PublicKeys
+) -> bool:
+    """Return whether `signature` (DER ECDSA, SHA-256) signs `body` with that key."""
     key = keys.get(key_identifier)
     if key is None:
         return False
     try:
-        key.verify(b64decode(signature, validate=True), body, ec.ECDSA(hashes.SHA256()))
-    # ValueError: not base64 (binascii.Error is one), or not even ASCII.
+        key.verify(signature, body, ec.ECDSA(hashes.SHA256()))
     except (ValueError, InvalidSignature):
         return False
     return True
+
+
+def clean_text(text: str, max_length: int) -> str:
+    """Return `text` without the characters no stored text may hold (NUL, CR/LF and the other
+    controls, invisible ones), cut to `max_length`: it reaches the activity log and email."""
+    if text.isprintable():
+        return text[:max_length]
+    return "".join(char for char in text if unsafe_character(char) is None)[:max_length]
+
+
+def clean_url(url: str) -> str:
+    """Return the report's URL cleaned, or "" unless it is an http(s) URL."""
+    url = clean_text(url, URL_MAX_LENGTH)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in REPORT_URL_SCHEMES and parts.netloc else ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +265,8 @@ def parse_report(body: bytes) -> list[ReportedToken]:
 
     The format is a list of `{"token", "type", "url", "source"}`; a token reported twice is
     handled once, with its first URL. Unknown fields are ignored, so a scanner may add some.
+    `url` and `source` are cleaned (clean_url, clean_text), never refused: a leaked key is
+    revoked whatever its report says about where it was found.
     """
     try:
         items = json.loads(body)
@@ -167,15 +292,16 @@ def parse_report(body: bytes) -> list[ReportedToken]:
             ReportedToken(
                 token=item["token"],
                 token_type=item["type"],
-                url=item.get("url", "")[:URL_MAX_LENGTH],
-                source=item.get("source", "")[:SOURCE_MAX_LENGTH],
+                url=clean_url(item.get("url", "")),
+                source=clean_text(item.get("source", ""), SOURCE_MAX_LENGTH),
             ),
         )
     return list(tokens.values())
 
 
-def handle_report(tokens: list[ReportedToken]) -> list[dict[str, str]]:
-    """Revoke every active key among `tokens`; return the scanner's label for each token.
+def handle_report(tokens: list[ReportedToken]) -> list[dict[str, str]] | None:
+    """Revoke every active key among `tokens`; return the scanner's label for each token, or
+    None if a revocation failed (the others are done; the scanner's retry finishes the job).
 
     A token that is one of our keys is a true positive whatever its state: the scanner asks
     whether it found a real secret, not whether the secret still worked. Anything else
@@ -188,13 +314,22 @@ def handle_report(tokens: list[ReportedToken]) -> list[dict[str, str]]:
     }
     keys = {key.key_digest: key for key in ApiKey.objects.filter(key_digest__in=digests.values())}
     labels = []
+    failed = False
     for reported in tokens:
         key = keys.get(digests.get(reported.token, ""))
-        # Each key in its own transaction: a report resent after a failure finds the keys
-        # already revoked, and answers the same.
+        # Each key in its own transaction: one that fails leaves the others revoked, and a
+        # report resent after a failure finds them already revoked, and answers the same.
         if key is not None and key.is_active:
-            revoke_leaked_key(key=key, url=reported.url, source=reported.source)
-            logger.warning("Revoked API key %s: found in public at %s.", key.pk, reported.url)
+            try:
+                # Atomic itself: a failure rolls back this key's revocation and nothing else.
+                revoke_leaked_key(key=key, url=reported.url, source=reported.source)
+            except DatabaseError:
+                logger.exception(
+                    "Could not revoke leaked API key %s; the scanner will retry.", key.pk
+                )
+                failed = True
+                continue
+            logger.warning("Revoked API key %s: found in public at %r.", key.pk, reported.url)
         labels.append(
             {
                 "token_raw": reported.token,
@@ -202,7 +337,7 @@ def handle_report(tokens: list[ReportedToken]) -> list[dict[str, str]]:
                 "label": "false_positive" if key is None else "true_positive",
             }
         )
-    return labels
+    return None if failed else labels
 
 
 def read_body(request: HttpRequest) -> bytes:
@@ -250,6 +385,7 @@ LeakedTokenReport = Annotated[
         *LIMITED_BODY_ERRORS,
         ErrorCode.INVALID_SIGNATURE,
         ErrorCode.NOT_CONFIGURED,
+        ErrorCode.RATE_LIMITED,
         ErrorCode.SERVICE_UNAVAILABLE,
     ],
     parameters=[
@@ -274,12 +410,54 @@ LeakedTokenReport = Annotated[
 def post_report(request: HttpRequest) -> HttpResponse:
     """Check a scanner's signed report of leaked tokens, revoke ours, and label each token."""
     body = read_body(request)
-    key_identifier = request.headers.get(KEY_IDENTIFIER_HEADER, "")
-    signature = request.headers.get(SIGNATURE_HEADER, "")
-    if not key_identifier or not signature:
+    # An address that keeps sending unsigned or mis-signed reports, as for unknown keys.
+    wait = ratelimit.limits.auth_failures_retry_after(request, digest=None)
+    if wait is not None:
+        return rate_limited(wait, f"Too many refused reports from this address. Retry in {wait} s.")
+    try:
+        key_identifier, signature, tokens = check_report(request, body)
+    except ApiError:
+        ratelimit.limits.record_auth_failure(request, digest=None)
+        raise
+    try:
+        keys = public_keys()
+    except PublicKeysUnavailable as error:
+        return api_error(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "The public keys to check the report's signature are unavailable; retry later.",
+            headers={"Retry-After": str(error.retry_after)},
+        )
+    if not signature_is_valid(body, key_identifier, signature, keys):
+        ratelimit.limits.record_auth_failure(request, digest=None)
         raise ApiError(
             ErrorCode.INVALID_SIGNATURE,
-            f"Sign the report: send the {KEY_IDENTIFIER_HEADER} and {SIGNATURE_HEADER} headers.",
+            f"The signature does not verify with the public key {KEY_IDENTIFIER_HEADER} names.",
+        )
+    labels = handle_report(tokens)
+    if labels is None:
+        return api_error(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "Some of the reported keys could not be revoked just now; send the report again.",
+            headers={"Retry-After": "5"},
+        )
+    return JsonResponse(labels, safe=False)
+
+
+def check_report(request: HttpRequest, body: bytes) -> tuple[str, bytes, list[ReportedToken]]:
+    """Return the report's key identifier, signature and tokens, checked as far as they can be
+    without the public keys; raise ApiError otherwise."""
+    key_identifier = request.headers.get(KEY_IDENTIFIER_HEADER, "")
+    signature = signature_bytes(request.headers.get(SIGNATURE_HEADER, ""))
+    if not key_identifier or signature is None:
+        raise ApiError(
+            ErrorCode.INVALID_SIGNATURE,
+            f"Sign the report: send the {KEY_IDENTIFIER_HEADER} and {SIGNATURE_HEADER} headers "
+            "(the signature in base64).",
+        )
+    if not KEY_IDENTIFIER.fullmatch(key_identifier):
+        raise ApiError(
+            ErrorCode.INVALID_SIGNATURE,
+            f"The {KEY_IDENTIFIER_HEADER} header is not a public key identifier.",
         )
     # A 404, not a 503: nothing to retry until an operator opts in.
     if not settings.SECRET_SCANNING_PUBLIC_KEYS:
@@ -288,24 +466,10 @@ def post_report(request: HttpRequest) -> HttpResponse:
             "This server does not take leaked-key reports (not configured).",
         )
     try:
-        keys = public_keys()
-    except PublicKeysUnavailable:
-        logger.exception("Leaked-key report refused: the scanner's public keys are unavailable.")
-        return api_error(
-            ErrorCode.SERVICE_UNAVAILABLE,
-            "The public keys to check the report's signature are unavailable; retry later.",
-            headers={"Retry-After": "60"},
-        )
-    if not signature_is_valid(body, key_identifier, signature, keys):
-        raise ApiError(
-            ErrorCode.INVALID_SIGNATURE,
-            f"The signature does not verify with the public key {KEY_IDENTIFIER_HEADER} names.",
-        )
-    try:
         tokens = parse_report(body)
     except ValueError as error:
         raise ApiError(ErrorCode.BAD_REQUEST, str(error)) from None
-    return JsonResponse(handle_report(tokens), safe=False)
+    return key_identifier, signature, tokens
 
 
 reports = api_route(POST=post_report)

@@ -225,20 +225,6 @@ def test_ready_is_503_naming_the_database(database_down: None, settings: Setting
     }
 
 
-@pytest.mark.django_db(transaction=True)
-def test_ready_is_503_naming_redis(settings: Settings) -> None:
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    settings.API_KEY_CACHE = False
-    response = Client().get("/api/v1/health/ready")
-    assert response.status_code == 503
-    assert response.json() == {
-        "status": "unavailable",
-        "database": "ok",
-        "redis": "unavailable",
-        "auth_cache": "disabled",
-    }
-
-
 def test_health_needs_no_database() -> None:
     # Liveness: not marked django_db, so any query here would fail the test.
     assert Client().get("/api/v1/health").status_code == 200

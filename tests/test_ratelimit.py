@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.db import connection
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
@@ -384,7 +386,8 @@ def test_the_61st_failure_in_a_minute_is_a_429_before_the_database(
 
     with django_assert_num_queries(0):
         response = attacker.get(CREDITS, headers=bearer(generate_key()))
-        # The key is not looked up, so even a valid one waits: nothing tells them apart first.
+        # A valid key this process has not seen authenticate waits too: nothing tells it
+        # apart from the flood without the lookup.
         valid = attacker.get(CREDITS, headers=bearer(valid_key))
 
     assert response.status_code == valid.status_code == 429
@@ -399,6 +402,43 @@ def test_the_61st_failure_in_a_minute_is_a_429_before_the_database(
     assert attacker.get(CREDITS, headers=bearer(valid_key)).status_code == 429
     clock.advance(1)
     assert attacker.get(CREDITS, headers=bearer(valid_key)).status_code == 200
+
+
+def test_a_flood_of_unknown_keys_from_a_shared_address_never_refuses_a_valid_key_behind_it(
+    owner: Membership, local_limits: RateLimits
+) -> None:
+    customer = Client(REMOTE_ADDR="198.51.100.7")  # one corporate NAT: attacker and customer
+    valid_key = make_key(owner)
+    assert customer.get(CREDITS, headers=bearer(valid_key)).status_code == 200  # last_used_at
+    with CaptureQueriesContext(connection) as before:
+        assert customer.get(CREDITS, headers=bearer(valid_key)).status_code == 200
+    statuses = []
+    for number in range(300):
+        with CaptureQueriesContext(connection) as unknown:
+            statuses.append(customer.get(CREDITS, headers=bearer(generate_key())).status_code)
+        if statuses[-1] == 429:
+            assert len(unknown) == 0  # a blocked unknown key costs no lookup
+        if number % 3 == 0:
+            with CaptureQueriesContext(connection) as valid:
+                assert customer.get(CREDITS, headers=bearer(valid_key)).status_code == 200
+            assert len(valid) == len(before)  # the same lookup as when nothing was blocked
+
+    # Only the failures counted: the 60 a minute were looked up, everything after was refused.
+    assert statuses == [401] * 60 + [429] * 240
+
+
+def test_a_valid_key_revoked_during_a_block_is_refused_by_its_lookup_and_then_blocked(
+    owner: Membership, local_limits: RateLimits
+) -> None:
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    secret = make_key(owner)
+    assert client.get(CREDITS, headers=bearer(secret)).status_code == 200
+    for _ in range(60):
+        assert client.get(CREDITS, headers=bearer(generate_key())).status_code == 401
+    revoke_key(key=ApiKey.objects.get(pk=key_id(secret)), user=owner.user)
+
+    assert client.get(CREDITS, headers=bearer(secret)).json()["error"]["code"] == "revoked_api_key"
+    assert client.get(CREDITS, headers=bearer(secret)).status_code == 429
 
 
 def test_revoked_and_expired_keys_count_malformed_ones_do_not(
@@ -450,17 +490,18 @@ def test_with_redis_failures_are_counted_across_processes(
     second = RateLimits.from_settings(redis_url=REDIS_URL, prefix=redis_prefix)
     runs = CountingRuns(monkeypatch)
     request = RequestFactory().get(CREDITS, REMOTE_ADDR="198.51.100.20")
+    unknown = key_digest(generate_key())
     for limits in [first, second] * 30:
-        assert limits.auth_failures_retry_after(request) is None
-        limits.record_auth_failure(request)
+        assert limits.auth_failures_retry_after(request, digest=unknown) is None
+        limits.record_auth_failure(request, digest=unknown)
 
-    assert second.auth_failures_retry_after(request) == 1  # its failure emptied the bucket
+    assert second.auth_failures_retry_after(request, digest=unknown) == 1  # bucket emptied
     # The other server learns of the block from its own next failure, which gets through.
-    assert first.auth_failures_retry_after(request) is None
-    first.record_auth_failure(request)
+    assert first.auth_failures_retry_after(request, digest=unknown) is None
+    first.record_auth_failure(request, digest=unknown)
     # It went into debt (-1 token), so the block it learns of is a second longer.
-    assert first.auth_failures_retry_after(request) == 2
+    assert first.auth_failures_retry_after(request, digest=unknown) == 2
     # Failures are one round trip each; checking an address is never one.
     assert runs.calls == 61
-    assert first.auth_failures_retry_after(RequestFactory().get(CREDITS)) is None
+    assert first.auth_failures_retry_after(RequestFactory().get(CREDITS), digest=unknown) is None
     assert runs.calls == 61

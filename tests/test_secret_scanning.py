@@ -10,6 +10,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 from django.core.mail import EmailMessage
+from django.db import DataError
 from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
@@ -31,10 +33,12 @@ from django.utils import timezone
 from accounts.models import Account, Membership
 from activity.models import ActivityEvent
 from apikeys import secret_scanning
+from apikeys.auth import ratelimit
 from apikeys.keys import LIVE_PREFIX, generate_key
 from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key, revoke_leaked_key, roll_key
 from tests.support.api import api_client
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.django_db
 
@@ -121,8 +125,10 @@ def assert_no_secret(message: EmailMessage, secret: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def no_cached_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(secret_scanning, "_fetched", {})
+def fetched_keys(monkeypatch: pytest.MonkeyPatch) -> secret_scanning.FetchedPublicKeys:
+    fetched = secret_scanning.FetchedPublicKeys()
+    monkeypatch.setattr(secret_scanning, "fetched_public_keys", fetched)
+    return fetched
 
 
 @pytest.fixture
@@ -549,8 +555,8 @@ def keys_server(
         yield served
 
 
-def test_public_keys_are_fetched_from_an_https_url_and_kept_for_an_hour(
-    owner: Membership, keys_server: KeysServer
+def test_public_keys_are_fetched_from_an_https_url_and_refreshed_before_the_hour(
+    owner: Membership, keys_server: KeysServer, fetched_keys: secret_scanning.FetchedPublicKeys
 ) -> None:
     start = timezone.now()
     with time_machine.travel(start, tick=False) as clock:
@@ -560,18 +566,43 @@ def test_public_keys_are_fetched_from_an_https_url_and_kept_for_an_hour(
         assert ApiKey.objects.get(pk=leaked.api_key.pk).is_revoked
         assert keys_server.fetches == ["/meta/public_keys/secret_scanning"]
 
-        # The scanner rotates its key: until the hour is up, our copy does not know the new one.
+        # The scanner rotates its key: until the refresh, our copy does not know the new one.
         keys_server.document = keys_document((NEXT_KEY_ID, NEXT_SCANNER))
         body = report(generate_key())
-        clock.shift(secret_scanning.KEYS_CACHE_TTL - dt.timedelta(seconds=1))
+        clock.shift(secret_scanning.KEYS_REFRESH_AFTER - dt.timedelta(seconds=1))
         assert post(body).status_code == 200
         assert post(body, signed(body, NEXT_KEY_ID, NEXT_SCANNER)).status_code == 401
         assert len(keys_server.fetches) == 1
 
+        # Past the refresh time, a report still uses the copy it has and refreshes it behind.
         clock.shift(dt.timedelta(seconds=1))
+        assert post(body).status_code == 200
+        assert fetched_keys.refresh is not None
+        fetched_keys.refresh.join(timeout=10)
+        assert len(keys_server.fetches) == 2
         assert post(body, signed(body, NEXT_KEY_ID, NEXT_SCANNER)).status_code == 200
         assert post(body).status_code == 401
         assert len(keys_server.fetches) == 2
+
+
+def test_a_failed_refresh_keeps_the_copy_until_the_hour(
+    live_key: CreatedKey, keys_server: KeysServer, fetched_keys: secret_scanning.FetchedPublicKeys
+) -> None:
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert post(report(generate_key())).status_code == 200
+        keys_server.status = 500
+        clock.shift(secret_scanning.KEYS_REFRESH_AFTER)
+        assert post(report(generate_key())).status_code == 200
+        assert fetched_keys.refresh is not None
+        fetched_keys.refresh.join(timeout=10)
+        assert len(keys_server.fetches) == 2
+
+        # Not retried on every report while it fails; the old copy verifies reports until the hour.
+        assert post(report(generate_key())).status_code == 200
+        assert len(keys_server.fetches) == 2
+        clock.shift(secret_scanning.KEYS_CACHE_TTL - secret_scanning.KEYS_REFRESH_AFTER)
+        assert post(report(live_key.secret)).status_code == 503
+        assert not ApiKey.objects.get(pk=live_key.api_key.pk).is_revoked
 
 
 def closed_port_url(server: KeysServer, tmp_path: Path) -> str:
@@ -635,14 +666,22 @@ def test_when_the_public_keys_are_unavailable_reports_wait_and_change_nothing(
     assert state() == before
 
 
-def test_a_failed_fetch_is_not_kept(live_key: CreatedKey, keys_server: KeysServer) -> None:
+def test_a_failed_fetch_is_kept_for_30_seconds(
+    live_key: CreatedKey, keys_server: KeysServer
+) -> None:
     good_document, keys_server.status = keys_server.document, 500
-    assert post(report(live_key.secret)).status_code == 503
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert post(report(live_key.secret)).status_code == 503
+        keys_server.status, keys_server.document = 200, good_document
 
-    keys_server.status, keys_server.document = 200, good_document
+        response = post(report(live_key.secret))
+        assert response.status_code == 503  # at once, without asking the key server again
+        assert int(response["Retry-After"]) == 30
+        assert len(keys_server.fetches) == 1
 
-    assert labels(post(report(live_key.secret))) == [(live_key.secret, "true_positive")]
-    assert len(keys_server.fetches) == 2
+        clock.shift(secret_scanning.FAILED_FETCH_TTL)
+        assert labels(post(report(live_key.secret))) == [(live_key.secret, "true_positive")]
+        assert len(keys_server.fetches) == 2
 
 
 def test_a_redirect_away_from_https_is_not_followed(
@@ -657,3 +696,196 @@ def test_a_redirect_away_from_https_is_not_followed(
         assert plain.fetches  # urllib followed it, and the answer was still refused
     assert response.status_code == 503
     assert state() == before
+
+
+# Under attack ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def hanging_key_server() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A key server that accepts connections and never answers (not even the TLS handshake)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    accepted: list[socket.socket] = []
+    stopping = threading.Event()
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/keys", accepted
+    finally:
+        stopping.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+def timed(send: Callable[[], HttpResponse]) -> tuple[HttpResponse, float]:
+    started = time.monotonic()
+    response = send()
+    return response, time.monotonic() - started
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_a_hanging_key_server_concurrent_reports_answer_503_within_the_timeout(
+    live_key: CreatedKey, settings: Any
+) -> None:
+    body = report(live_key.secret)
+    with hanging_key_server() as (url, accepted):
+        settings.SECRET_SCANNING_PUBLIC_KEYS = url
+        results: list[tuple[HttpResponse, float]] = []
+        senders = [
+            threading.Thread(target=lambda: results.append(timed(lambda: post(body))))
+            for _ in range(6)
+        ]
+        for sender in senders:
+            sender.start()
+        time.sleep(0.3)  # the reports are in, one of them fetching
+        health, health_seconds = timed(lambda: Client().get("/api/v1/health"))
+        for sender in senders:
+            sender.join(timeout=10)
+
+        assert health.status_code == 200
+        assert health_seconds < 1
+        assert sorted(response.status_code for response, _ in results) == [503] * 6
+        # One fetch at a time: the others did not wait for it, and none took past the timeout.
+        assert len(accepted) == 1
+        seconds = sorted(elapsed for _, elapsed in results)
+        assert seconds[-1] < secret_scanning.FETCH_TIMEOUT_SECONDS + 1.5
+        assert seconds[-2] < 1
+        # The failure is remembered: the next report answers at once and asks no one.
+        response, elapsed = timed(lambda: post(body))
+        assert response.status_code == 503
+        assert elapsed < 1
+        assert len(accepted) == 1
+    assert not ApiKey.objects.get(pk=live_key.api_key.pk).is_revoked
+
+
+JUNK: list[Any] = [
+    pytest.param(lambda body: (body, {}), id="unsigned"),
+    pytest.param(lambda body: (body, {**signed(body), SIGNATURE_HEADER: "%%%"}), id="not base64"),
+    pytest.param(
+        lambda body: (body, {**signed(body), SIGNATURE_HEADER: "QUFB" * 200}), id="too long"
+    ),
+    pytest.param(lambda body: (body, signed(body, "x" * 500)), id="not a key identifier"),
+    pytest.param(lambda body: (body, signed(body, "key id\r\nx")), id="identifier with CR/LF"),
+    pytest.param(lambda body: (b"junk", signed(b"junk")), id="body not a report"),
+]
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_junk_is_refused_before_the_public_keys_are_fetched(
+    live_key: CreatedKey, keys_server: KeysServer, junk: Tamper
+) -> None:
+    body, headers = junk(report(live_key.secret))
+
+    response = post(body, headers)
+
+    assert response.status_code in (400, 401)
+    assert response.json()["error"]["code"] in ("bad_request", "invalid_signature")
+    assert keys_server.fetches == []
+
+
+def test_refused_reports_from_one_address_are_throttled_like_failed_keys(
+    live_key: CreatedKey, keys_file: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    # This process's own buckets on a clock that stands still (Redis refills by its own clock).
+    local = ratelimit.RateLimits.from_settings(redis_url="", clock=clock)
+    monkeypatch.setattr(ratelimit, "limits", local)
+    body = report(live_key.secret)
+    for _ in range(60):
+        assert post(body, signed(body, private_key=IMPOSTOR)).status_code == 401
+
+    response = post(body, signed(body, private_key=IMPOSTOR))
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert response["Retry-After"]
+    elsewhere = Client(REMOTE_ADDR="198.51.100.40").post(
+        ENDPOINT, body, content_type="application/json", headers=signed(body)
+    )
+    assert labels(elsewhere) == [(live_key.secret, "true_positive")]
+
+
+def test_nul_and_line_breaks_in_a_signed_report_are_stripped_and_both_keys_revoked(
+    owner: Membership,
+    keys_file: Path,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+    mailoutbox: list[EmailMessage],
+) -> None:
+    first, second = make_key(owner), make_key(owner)
+    body = json.dumps(
+        [
+            item(first.secret, url=f"{FOUND_AT}\x00#nul", source="con\x00tent"),
+            item(second.secret, url=f"{FOUND_AT}\r\nBcc: victim@example.com\u202e", source="\n"),
+        ]
+    ).encode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(body)
+
+    assert response.status_code == 200
+    assert labels(response) == [(first.secret, "true_positive"), (second.secret, "true_positive")]
+    details = [
+        ActivityEvent.objects.get(api_key__pk=created.api_key.pk, event_type="leaked").details
+        for created in (first, second)
+    ]
+    assert details == [
+        {"url": f"{FOUND_AT}#nul", "source": "content"},
+        {"url": f"{FOUND_AT}Bcc: victim@example.com", "source": ""},
+    ]
+    assert mailoutbox
+    for message in mailoutbox:
+        for line in message.body.splitlines():
+            assert not line.startswith("Bcc:")
+        assert "\x00" not in message.body
+        assert "\u202e" not in message.body
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "file:///etc/passwd", "ftp://example.com/x", "https://", "x"]
+)
+def test_a_url_that_is_not_http_is_not_kept(owner: Membership, keys_file: Path, url: str) -> None:
+    leaked = make_key(owner)
+
+    response = post(json.dumps([item(leaked.secret, url=url)]).encode())
+
+    assert labels(response) == [(leaked.secret, "true_positive")]
+    event = ActivityEvent.objects.get(api_key__pk=leaked.api_key.pk, event_type="leaked")
+    assert event.details["url"] == ""
+
+
+def test_one_key_that_cannot_be_revoked_does_not_stop_the_others(
+    owner: Membership, keys_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stuck, other = make_key(owner), make_key(owner)
+    real_revoke = secret_scanning.revoke_leaked_key
+
+    def revoke_failing_for_the_first(*, key: ApiKey, url: str, source: str) -> bool:
+        if key.pk == stuck.api_key.pk:
+            raise DataError("invalid byte sequence")
+        return real_revoke(key=key, url=url, source=source)
+
+    monkeypatch.setattr(secret_scanning, "revoke_leaked_key", revoke_failing_for_the_first)
+    body = report(stuck.secret, other.secret)
+
+    response = post(body)
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert ApiKey.objects.get(pk=other.api_key.pk).is_revoked
+    assert not ApiKey.objects.get(pk=stuck.api_key.pk).is_revoked
+    # The scanner resends; this time the first goes through, and the answer is the full one.
+    monkeypatch.setattr(secret_scanning, "revoke_leaked_key", real_revoke)
+    assert labels(post(body)) == [(stuck.secret, "true_positive"), (other.secret, "true_positive")]
+    assert ApiKey.objects.get(pk=stuck.api_key.pk).is_revoked

@@ -207,6 +207,56 @@ def test_client_ip_from_forwarded_for_behind_a_trusted_proxy(owner: Membership) 
     assert KeyClient.objects.get().ip_address == "198.51.100.9"
 
 
+@override_settings(TRUSTED_PROXY_COUNT=1)
+@pytest.mark.parametrize(
+    ("forwarded_for", "stored"),
+    [("2001:db8::1%eth0", "2001:db8::1"), ("junk, <b>", "10.0.0.1"), ("%eth0", "10.0.0.1")],
+)
+def test_forwarded_zone_ids_are_dropped_and_junk_is_the_connecting_address(
+    owner: Membership, forwarded_for: str, stored: str
+) -> None:
+    client = api_client(make_key(owner), REMOTE_ADDR="10.0.0.1")
+    assert client.get(CREDITS, headers={"X-Forwarded-For": forwarded_for}).status_code == 200
+    assert usage.recorder.flush()
+    assert KeyClient.objects.get().ip_address == stored
+    assert KeyUsage.objects.get().requests == 1
+
+
+def test_a_row_the_database_refuses_is_dropped_and_the_rest_written(
+    owner: Membership, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_id = _key_by_secret(make_key(owner))
+    recorder = new_recorder()
+    record(recorder, key_id, ip="203.0.113.7")
+    # A NULL the column refuses: a row the database rejects, whichever database it is.
+    record(recorder, key_id, ip="203.0.113.8", user_agent=None)
+
+    assert recorder.flush()
+
+    assert KeyUsage.objects.get().requests == 2
+    assert list(KeyClient.objects.values_list("ip_address", flat=True)) == ["203.0.113.7"]
+    assert recorder.pending().requests == 0  # not kept: it would fail every retry
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    record(recorder, key_id, ip="203.0.113.9")
+    assert recorder.flush()
+    assert KeyUsage.objects.get().requests == 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the inet column: PostgreSQL only")
+def test_on_postgresql_an_address_inet_refuses_never_blocks_the_flush(owner: Membership) -> None:
+    key_id = _key_by_secret(make_key(owner))
+    recorder = new_recorder()
+    # What client_ip used to pass through from X-Forwarded-For.
+    record(recorder, key_id, ip="2001:db8::1%eth0")
+    record(recorder, key_id, ip="2001:db8::2")
+
+    assert recorder.flush()
+
+    assert KeyUsage.objects.get().requests == 2
+    assert list(KeyClient.objects.values_list("ip_address", flat=True)) == ["2001:db8::2"]
+    assert recorder.pending().requests == 0
+
+
 def test_clients_are_trimmed_to_the_ten_most_recent(owner: Membership) -> None:
     key_id = _key_by_secret(make_key(owner))
     recorder = new_recorder()

@@ -82,6 +82,10 @@ MIDDLEWARE = [
     "voxkeys.logs.RequestLogMiddleware",
     # Before the host, session, CSRF and sign-in checks: a scraper has its token, nothing else.
     "voxkeys.metrics.endpoint.MetricsMiddleware",
+    # Before anything asks for the Host: load balancers probe by IP address (voxkeys/proxy.py).
+    "voxkeys.proxy.ProbeHostMiddleware",
+    # Only while TRUSTED_PROXY_COUNT is 0: warns when a proxy it does not know about is in front.
+    "voxkeys.proxy.ForwardedForWatchMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "voxkeys.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -461,7 +465,10 @@ ACCESS_LOG = env_bool("ACCESS_LOG", LOG_FORMAT == "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"api_client_errors": {"()": "voxkeys.logs.ApiClientErrorFilter"}},
+    "filters": {
+        "api_client_errors": {"()": "voxkeys.logs.ApiClientErrorFilter"},
+        "without_traceback": {"()": "voxkeys.proxy.WithoutTraceback"},
+    },
     "formatters": {"json": {"()": "voxkeys.logs.JsonFormatter"}},
     "handlers": {
         "console": {
@@ -474,6 +481,8 @@ LOGGING = {
         # 4xx on /api/ are counted, not logged one by one (a credential-stuffing run is
         # thousands a minute); pages' 4xx and all 5xx keep Django's line.
         "django.request": {"filters": ["api_client_errors"]},
+        # A Host not in ALLOWED_HOSTS: one line saying which, not a traceback per request.
+        "django.security.DisallowedHost": {"filters": ["without_traceback"]},
         # ACCESS_LOG decides, whatever LOG_LEVEL says.
         "voxkeys.access": {"level": "INFO"},
     },

@@ -90,24 +90,25 @@ def check_key(request: HttpRequest) -> Authenticated | Refusal:
     # Format and checksum first: typos and junk never reach the database.
     if not is_well_formed(token):
         return NOT_A_KEY
-    # Before the database: an address that keeps sending unknown, revoked or expired keys.
-    wait = ratelimit.limits.auth_failures_retry_after(request)
+    digest = key_digest(token)
+    # Before the database: an address that keeps sending unknown, revoked or expired keys
+    # (except with a key this process has seen authenticate).
+    wait = ratelimit.limits.auth_failures_retry_after(request, digest=digest)
     if wait is not None:
         return too_many_failures(wait)
-    digest = key_digest(token)
     row = lookup_key(digest)
     if row is None:
-        ratelimit.limits.record_auth_failure(request)
+        ratelimit.limits.record_auth_failure(request, digest=digest)
         return UNKNOWN_KEY
     if row.revoked_at is not None:
-        ratelimit.limits.record_auth_failure(request)
+        ratelimit.limits.record_auth_failure(request, digest=digest)
         return REVOKED_KEY
     # Checked against the clock on every request: nothing has to run for a key to expire.
     now = timezone.now()
     if row.expires_at is not None and row.expires_at <= now:
         if row.expiry_recorded_at is None:
             record_expiry(key=ApiKey.objects.get(pk=row.key_id), now=now)
-        ratelimit.limits.record_auth_failure(request)
+        ratelimit.limits.record_auth_failure(request, digest=digest)
         rolled = row.replaced_by_id is not None
         return Refusal(ErrorCode.EXPIRED_API_KEY, expired_message(row.expires_at, rolled=rolled))
     account = row.account()
@@ -122,6 +123,7 @@ def check_key(request: HttpRequest) -> Authenticated | Refusal:
         if not is_allowed(row.allowed_ips, ip):
             return ip_not_allowed(ip)
     remember_key_use(digest, row, now)
+    ratelimit.limits.record_auth_success(digest)
     key = AuthenticatedKey(
         id=row.key_id,
         scopes=frozenset(row.scopes.split()),

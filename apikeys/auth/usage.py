@@ -6,7 +6,9 @@ stored counts (KeyUsage, KeyScopeUse, KeyClient) every API_USAGE_FLUSH_SECONDS o
 API_USAGE_FLUSH_REQUESTS requests, whichever comes first, by the request that crosses the
 threshold once its response is built, and at worker exit. The counters are swapped out under
 the lock before writing, so two threads never write the same counts; the write is one
-transaction, so a failed flush wrote nothing and its counts go back for the next try. A worker
+transaction, so a failed flush wrote nothing and its counts go back for the next try. A row the
+database refuses (rather than the database failing) is dropped and the rest written, so one bad
+value never stops usage recording. A worker
 killed with SIGKILL loses what it had not flushed (at most one interval's worth).
 """
 
@@ -16,12 +18,13 @@ import atexit
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import Error, connections, transaction
+from django.db import DataError, Error, IntegrityError, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -30,6 +33,8 @@ from voxkeys import metrics
 from voxkeys.clientip import client_ip
 
 if TYPE_CHECKING:
+    from django.db.backends.utils import CursorWrapper
+
     from apikeys.auth.check import AuthenticatedKey
 
 logger = logging.getLogger(__name__)
@@ -37,6 +42,10 @@ logger = logging.getLogger(__name__)
 # The key page shows this many recent client addresses per key; older ones are deleted.
 CLIENTS_KEPT = 10
 USER_AGENT_LENGTH = 200
+
+# What a single row can fail with (a value its column rejects, a constraint), as opposed to the
+# database failing the whole batch.
+ROW_ERRORS = (DataError, IntegrityError)
 
 # (key id, hour, scope, status class, error code)
 UsageBucket = tuple[int, datetime, str, int, str]
@@ -226,16 +235,50 @@ def write_batch(batch: Batch, *, using: str = "default") -> None:
         for (key_id, ip), seen in batch.clients.items()
         if key_id in existing
     ]
+    statements: list[tuple[str, Sequence[Sequence[Any]]]] = [
+        (_USAGE_UPSERT, usage_rows),
+        (_SCOPE_UPSERT, scope_rows),
+        (_CLIENT_UPSERT, client_rows),
+    ]
     client_keys = sorted({row[0] for row in client_rows})
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        if usage_rows:
-            cursor.executemany(_USAGE_UPSERT, usage_rows)
-        if scope_rows:
-            cursor.executemany(_SCOPE_UPSERT, scope_rows)
-        if client_rows:
-            cursor.executemany(_CLIENT_UPSERT, client_rows)
-            placeholders = ", ".join(["%s"] * len(client_keys))
-            cursor.execute(_CLIENT_TRIM.format(keys=placeholders), [*client_keys, CLIENTS_KEPT])
+    try:
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            for sql, rows in statements:
+                if rows:
+                    cursor.executemany(sql, rows)
+            _trim_clients(cursor, client_keys)
+    except ROW_ERRORS:
+        # A row the database refuses (a value its column rejects) would fail every retry of
+        # the batch, forever. An outage (OperationalError) still fails the whole batch.
+        _write_row_by_row(statements, client_keys, using=using)
+
+
+def _write_row_by_row(
+    statements: list[tuple[str, Sequence[Sequence[Any]]]], client_keys: list[int], *, using: str
+) -> None:
+    """Write each row in its own savepoint, dropping those the database refuses."""
+    refused: list[Exception] = []
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        for sql, rows in statements:
+            for row in rows:
+                try:
+                    with transaction.atomic(using=using):
+                        cursor.execute(sql, row)
+                except ROW_ERRORS as error:
+                    refused.append(error)
+        _trim_clients(cursor, client_keys)
+    if refused:
+        logger.warning(
+            "API usage: dropped %d row(s) the database refused, wrote the rest: %s",
+            len(refused),
+            refused[0],
+        )
+
+
+def _trim_clients(cursor: CursorWrapper, client_keys: list[int]) -> None:
+    if client_keys:
+        placeholders = ", ".join(["%s"] * len(client_keys))
+        cursor.execute(_CLIENT_TRIM.format(keys=placeholders), [*client_keys, CLIENTS_KEPT])
 
 
 # INSERT ... ON CONFLICT DO UPDATE works on PostgreSQL and SQLite >= 3.24. Counts are added to the

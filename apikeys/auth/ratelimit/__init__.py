@@ -15,7 +15,9 @@ process over the token bucket's own bound.
 
 Failed authentications per client address: unknown, revoked and expired keys (the answers that
 cost a database query) count against a bucket of API_AUTH_FAILURES_PER_MINUTE that refills by as
-many a minute. An address whose bucket is empty is answered 429 before its key is looked up.
+many a minute. An address whose bucket is empty is answered 429 before its key is looked up,
+unless the key authenticated in this process within the last hour (failures.py): a flood from a
+shared address does not lock out the valid keys behind it.
 Successful requests only read this process's small map of blocked addresses; a failure adds one
 Redis round trip to a request that has just made a database query. Every process learns of a
 block from its own next failure, so each lets at most one more failed lookup through per block.
@@ -80,12 +82,18 @@ class RateLimits:
         """Return the decision for one request with the key (None when limits are off)."""
         return self.keys.check(key_id, limit) if self.enabled else None
 
-    def auth_failures_retry_after(self, request: HttpRequest) -> int | None:
-        return self.auth_failures.retry_after(request) if self.enabled else None
+    def auth_failures_retry_after(self, request: HttpRequest, *, digest: str | None) -> int | None:
+        if not self.enabled:
+            return None
+        return self.auth_failures.retry_after(request, digest=digest)
 
-    def record_auth_failure(self, request: HttpRequest) -> None:
+    def record_auth_failure(self, request: HttpRequest, *, digest: str | None) -> None:
         if self.enabled:
-            self.auth_failures.record(request)
+            self.auth_failures.record(request, digest=digest)
+
+    def record_auth_success(self, digest: str) -> None:
+        if self.enabled:
+            self.auth_failures.record_success(digest)
 
 
 limits = RateLimits.from_settings()
