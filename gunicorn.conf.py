@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
 
@@ -80,6 +82,25 @@ class AccessLogOnlyWhenAsked(Logger):
 
 
 logger_class = AccessLogOnlyWhenAsked
+
+
+def on_starting(server: Arbiter) -> None:
+    """Stop with the settings' own message when they cannot load (SECRET_KEY unset, ...).
+
+    Otherwise every worker would exit with it at boot and be replaced, forever. Checked in a
+    separate process, as the master must not import the project.
+    """
+    settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "voxkeys.settings")
+    checked = subprocess.run(
+        [sys.executable, "-c", f"import {settings_module}"],
+        cwd=server.cfg.chdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if checked.returncode != 0:
+        server.log.error("%s", checked.stderr.strip())
+        sys.exit(1)
 
 
 class JsonLineFormatter(logging.Formatter):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.private_postgres import free_port
 from tests.support.processes import (
     deployment_env,
     get,
@@ -94,6 +95,19 @@ def test_gunicorns_access_log_asked_for_on_the_command_line_is_json_too(
     assert len(access) == 4
     assert '"GET /no-such-page/ HTTP/1.1" 404' in access[2]
     assert not [e for e in entries if e["logger"] == "voxkeys.access"]
+
+
+def test_settings_that_cannot_load_stop_gunicorn_at_once_with_their_message() -> None:
+    # Not a worker exiting at boot, replaced, and exiting again, forever.
+    env = {"LOG_FORMAT": "json", "SECRET_KEY": "", "GUNICORN_BIND": f"127.0.0.1:{free_port()}"}
+    result = run(["-m", "gunicorn", APP], env, timeout=60)
+    assert result.returncode == 1
+    entries = parsed(result.stderr.splitlines())
+    assert entries[-1]["level"] == "ERROR"
+    assert entries[-1]["message"] == (
+        "VoxKeys: set the SECRET_KEY environment variable (it is required when DEBUG is off)."
+    )
+    assert not [e for e in entries if str(e["message"]).startswith("Booting worker")]
 
 
 def test_the_config_imports_neither_django_nor_the_project_so_a_reload_loads_new_code() -> None:
