@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +79,57 @@ def test_worker_runs_a_queued_job_and_stops_on_sigterm(migrated: Path) -> None:
     finally:
         kill_group(worker)
     assert marker.read_text() == "ran"
+
+
+def workers_of(master: int) -> set[int]:
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def working_directories(pids: set[int]) -> set[Path]:
+    return {Path(os.readlink(f"/proc/{pid}/cwd")) for pid in pids}
+
+
+def test_a_reload_after_the_release_symlink_moves_runs_the_new_release(
+    migrated: Path, tmp_path: Path
+) -> None:
+    skipped = shutil.ignore_patterns(
+        ".git", ".venv", "*_cache", "__pycache__", "staticfiles", "build", "*.egg-info", "docs"
+    )
+    old, new = tmp_path / "release-1", tmp_path / "release-2"
+    for release in (old, new):
+        shutil.copytree(ROOT, release, ignore=skipped, symlinks=True)
+    current = tmp_path / "current"
+    current.symlink_to(old)
+    env = deployment_env(migrated, WEB_CONCURRENCY="2")
+    log = migrated / "reload.log"
+    server = start([str(current / "bin" / "voxkeys-entrypoint"), "web"], env, log)
+    try:
+        wait_for_http(server, port_of(env), log)
+        before = workers_of(server.pid)
+        assert working_directories(before) == {old}
+
+        (tmp_path / "next").symlink_to(new)
+        (tmp_path / "next").replace(current)
+        server.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while True:
+            after = workers_of(server.pid)
+            if len(after) == 2 and not after & before and working_directories(after) == {new}:
+                break
+            assert time.monotonic() < deadline, (after, working_directories(after))
+            time.sleep(0.2)
+        assert get(port_of(env), "/api/v1/health")[0] == 200
+        assert terminate(server) == 0
+    finally:
+        kill_group(server)
 
 
 def test_manage_runs_a_periodic_command(migrated: Path) -> None:
