@@ -37,6 +37,26 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Production (README "Production"): exactly the pinned, hashed requirements.lock, then the project
+# non-editable, into $(VENV) (VENV=/srv/voxkeys/.venv to choose); bin/install-prod says how.
+.PHONY: install-prod lock lock-check
+install-prod:
+	PYTHON=$(PYTHON) bin/install-prod $(VENV) 2>&1 | $(PIP_QUIET)
+
+# requirements.lock from pyproject.toml's runtime dependencies (pip-compile: needs the package
+# index). Pins still in range are kept; UPGRADE=1 moves every pin to the newest release in range.
+LOCK_FILE := requirements.lock
+lock: install-dev
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+		--allow-unsafe --strip-extras --build-deps-for wheel --no-emit-index-url \
+		--no-emit-find-links $(if $(UPGRADE),--upgrade) \
+		--output-file $(LOCK_FILE) pyproject.toml 2>&1 | $(PIP_QUIET)
+	$(BIN)/python bin/lockfile.py stamp $(LOCK_FILE)
+
+# Offline and quick (CI): fails when pyproject.toml's runtime dependencies changed since `make lock`.
+lock-check: install-dev
+	$(BIN)/python bin/lockfile.py check $(LOCK_FILE)
+
 # $(call debian_package,COMMAND,PACKAGE,WHY): apt-get install PACKAGE when COMMAND is missing.
 define debian_package
 	@if ! command -v $(1) >/dev/null; then \

@@ -459,8 +459,8 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or "text"
 if LOG_FORMAT not in {"text", "json"}:
     sys.exit(f"VoxKeys: LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
-# An access line per request. On by default only with json: in text mode gunicorn's
-# --access-logfile (README "Production") or runserver already writes one.
+# An access line per request. On by default only with json: in text mode runserver writes its
+# own, and gunicorn its access log when asked (--access-logfile; off in gunicorn.conf.py).
 ACCESS_LOG = env_bool("ACCESS_LOG", LOG_FORMAT == "json")
 LOGGING = {
     "version": 1,
