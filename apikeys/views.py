@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -61,6 +64,10 @@ from apikeys.verify import VERIFY_PATH, verify_snippets
 KEYS_CHANGED_EVENT = "keysChanged"
 # A message's extra tag is the id of its key's row in the list ("key-<pk>"), which lights up.
 KEY_PAGE_EVENTS = 20
+# The key list shows this many active keys a page, and this many of the inactive ones.
+KEYS_PER_PAGE = 50
+INACTIVE_SHOWN = 50
+SEARCH_MAX_LENGTH = 100
 KEY_PAGE_CLIENTS = 10
 RECENT_USE = timedelta(hours=24)
 
@@ -73,6 +80,10 @@ def index(request: AccountRequest) -> HttpResponse:
         return render(request, "apikeys/index.html")
     template_name = "apikeys/index.html"
     if request.htmx and not request.htmx.history_restore_request:
+        if request.GET.get("inactive"):
+            # The expired and revoked keys, fetched when their section is opened.
+            context = {**inactive_keys_context(request.account), "member_ids": member_ids(request.account)}
+            return render(request, template_name + "#inactive-keys", context)
         template_name += "#key-area"
     return render(request, template_name, key_area_context(request, request.account))
 
@@ -308,25 +319,36 @@ def keys_changed(request: AccountRequest) -> HttpResponse:
 
 
 def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any]:
-    keys = list(account.api_keys.select_related("created_by", "revoked_by"))
+    """The key list: one page of the active keys (or of those matching the search), the counts,
+    what needs attention; the inactive keys only when asked (`?inactive=1`, without htmx)."""
+    now = timezone.now()
     # The list may be the first to see that a key expired: it records that once.
-    record_expirations(keys)
-    active_keys = attach_previous_secrets([key for key in keys if key.is_active])
-    inactive_keys = sorted(
-        (key for key in keys if not key.is_active),
-        key=lambda key: (key.revoked_at or key.expires_at, key.pk),
-        reverse=True,
+    record_expirations(list(account.api_keys.expired(now).filter(expiry_recorded_at__isnull=True)))
+    # The active keys are bounded by the account's key limit: all are read, for the counts and
+    # what needs attention, and only a page of them is rendered (the HTML was the cost).
+    active_keys = attach_previous_secrets(
+        list(account.api_keys.active(now).select_related("created_by", "revoked_by"))
     )
     # A rolled key in its grace period shows under its successor and counts once, as it.
     counted = sum(1 for key in active_keys if key.replaced_by_id is None)
     block = creation_block(request.membership, counted)
     can_manage = manage_block(request.user, account) is None
-    now = timezone.now()
     attach_idle_scopes(active_keys, now)
+    search = request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
+    shown = [key for key in active_keys if key_matches(key, search)] if search else active_keys
+    page = Paginator(shown, KEYS_PER_PAGE).get_page(request.GET.get("page"))
+    inactive = inactive_keys_context(account) if request.GET.get("inactive") else {}
     return {
         "hygiene": hygiene(active_keys, now),
-        "active_keys": active_keys,
-        "inactive_keys": inactive_keys,
+        "active_keys": list(page.object_list),
+        "key_page": page,
+        "all_active_keys": len(active_keys),
+        "search": search,
+        "searchable": len(active_keys) > KEYS_PER_PAGE or bool(search),
+        "list_query": urlencode({"q": search}) if search else "",
+        "inactive_count": account.api_keys.inactive(now).count(),
+        "inactive_loaded": bool(inactive),
+        **inactive,
         "counted_keys": counted,
         "key_limit": account.api_key_limit,
         "creation_block": block,
@@ -335,6 +357,21 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
         "can_roll": can_manage and account.in_good_standing,
         "member_ids": member_ids(account),
     }
+
+
+def key_matches(api_key: ApiKey, search: str) -> bool:
+    """A name that contains the search (any case), or a masked key that starts with it."""
+    return search.casefold() in api_key.name.casefold() or api_key.masked_key.startswith(search)
+
+
+def inactive_keys_context(account: Account) -> dict[str, Any]:
+    """The most recently ended INACTIVE_SHOWN keys: revoked ones and expired ones accumulate
+    for ever, so the list never reads them all."""
+    now = timezone.now()
+    ended = Coalesce("revoked_at", "expires_at")
+    inactive = account.api_keys.inactive(now).select_related("created_by", "revoked_by")
+    keys = list(inactive.order_by(ended.desc(), "-pk")[: INACTIVE_SHOWN + 1])
+    return {"inactive_keys": keys[:INACTIVE_SHOWN], "more_inactive": len(keys) > INACTIVE_SHOWN}
 
 
 def attach_previous_secrets(active_keys: list[ApiKey]) -> list[ApiKey]:
