@@ -55,14 +55,16 @@ class ActivityFilterForm(forms.Form):
             raise ValidationError("That key is not one of this account's keys.", code="unknown")
         return api_key
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        for place in ("before", "after"):
-            event_id = cleaned.get(place)
-            if event_id is None:
-                continue
-            event = self.account.activity_events.filter(pk=event_id).first()
-            if event is None:
-                self.add_error(None, "That page of events is not there. Start from the newest.")
-            cleaned[place] = event
-        return cleaned
+    def clean_before(self) -> ActivityEvent | None:
+        return self._place(self.cleaned_data["before"])
+
+    def clean_after(self) -> ActivityEvent | None:
+        return self._place(self.cleaned_data["after"])
+
+    def _place(self, event_id: int | None) -> ActivityEvent | None:
+        if event_id is None:
+            return None
+        event = self.account.activity_events.filter(pk=event_id).first()
+        if event is None:
+            raise ValidationError("That page of events is not there.", code="unknown")
+        return event

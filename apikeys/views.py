@@ -65,9 +65,22 @@ KEYS_CHANGED_EVENT = "keysChanged"
 # A message's extra tag is the id of its key's row in the list ("key-<pk>"), which lights up.
 KEY_PAGE_EVENTS = 20
 # The key list shows this many active keys a page, and this many of the inactive ones.
-KEYS_PER_PAGE = 50
+KEYS_PER_PAGE = 25
 INACTIVE_SHOWN = 50
 SEARCH_MAX_LENGTH = 100
+# What the list reads of every active key: enough to count them, search them and say which need
+# attention (apikeys.hints.hygiene).
+SUMMARY_FIELDS = (
+    "account_id",
+    "name",
+    "masked_key",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+    "replaced_by_id",
+)
 KEY_PAGE_CLIENTS = 10
 RECENT_USE = timedelta(hours=24)
 
@@ -82,7 +95,10 @@ def index(request: AccountRequest) -> HttpResponse:
     if request.htmx and not request.htmx.history_restore_request:
         if request.GET.get("inactive"):
             # The expired and revoked keys, fetched when their section is opened.
-            context = {**inactive_keys_context(request.account), "member_ids": member_ids(request.account)}
+            context = {
+                **inactive_keys_context(request.account),
+                "member_ids": member_ids(request.account),
+            }
             return render(request, template_name + "#inactive-keys", context)
         template_name += "#key-area"
     return render(request, template_name, key_area_context(request, request.account))
@@ -324,11 +340,9 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
     now = timezone.now()
     # The list may be the first to see that a key expired: it records that once.
     record_expirations(list(account.api_keys.expired(now).filter(expiry_recorded_at__isnull=True)))
-    # The active keys are bounded by the account's key limit: all are read, for the counts and
-    # what needs attention, and only a page of them is rendered (the HTML was the cost).
-    active_keys = attach_previous_secrets(
-        list(account.api_keys.active(now).select_related("created_by", "revoked_by"))
-    )
+    # The active keys are bounded by the account's key limit: all are read (only the columns
+    # the counts, the search and what needs attention use), a page of them in full, rendered.
+    active_keys = attach_previous_secrets(list(account.api_keys.active(now).only(*SUMMARY_FIELDS)))
     # A rolled key in its grace period shows under its successor and counts once, as it.
     counted = sum(1 for key in active_keys if key.replaced_by_id is None)
     block = creation_block(request.membership, counted)
@@ -340,7 +354,7 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
     inactive = inactive_keys_context(account) if request.GET.get("inactive") else {}
     return {
         "hygiene": hygiene(active_keys, now),
-        "active_keys": list(page.object_list),
+        "active_keys": rows_in_full(account, list(page.object_list)),
         "key_page": page,
         "all_active_keys": len(active_keys),
         "search": search,
@@ -357,6 +371,22 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
         "can_roll": can_manage and account.in_good_standing,
         "member_ids": member_ids(account),
     }
+
+
+def rows_in_full(account: Account, keys: list[ApiKey]) -> list[ApiKey]:
+    """The page's keys (and the predecessors under them) with every column, in one query."""
+    previous = [key.previous_secret for key in keys if key.previous_secret]  # type: ignore[attr-defined]
+    full = account.api_keys.select_related("created_by", "revoked_by").in_bulk(
+        [key.pk for key in keys + previous]
+    )
+    rows = []
+    for key in keys:
+        row = full[key.pk]
+        row.idle_scopes = key.idle_scopes  # type: ignore[attr-defined]  # for the templates only
+        predecessor = key.previous_secret  # type: ignore[attr-defined]
+        row.previous_secret = full[predecessor.pk] if predecessor else None  # type: ignore[attr-defined]
+        rows.append(row)
+    return rows
 
 
 def key_matches(api_key: ApiKey, search: str) -> bool:

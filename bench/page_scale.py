@@ -32,6 +32,7 @@ import os
 import re
 import secrets
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -116,7 +117,9 @@ def seed(size: Size, *, reseed: bool) -> None:
         account = Account.objects.create(
             name="Page scale (seeding)", api_key_limit=size.keys + 10, api_rate_limit=100_000
         )
-        owner = User.objects.create_superuser(OWNER_EMAIL, secrets.token_urlsafe(), full_name="Owner")
+        owner = User.objects.create_superuser(
+            OWNER_EMAIL, secrets.token_urlsafe(), full_name="Owner"
+        )
         Membership.objects.create(user=owner, account=account, role=Membership.Role.OWNER)
         create_key(account=account, user=owner, name="Contacts sync", scopes=["contacts:read"])
     with connection.cursor() as cursor:
@@ -149,7 +152,8 @@ def seed(size: Size, *, reseed: bool) -> None:
                 actor_id, actor_email, ip_address, user_agent, details, created_at)
             SELECT %(account)s, keys.ids[1 + g %% cardinality(keys.ids)], NULL,
                 (ARRAY['created', 'edited', 'revoked'])[1 + g %% 3],
-                %(owner)s, %(email)s, '203.0.113.7', 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0',
+                %(owner)s, %(email)s, '203.0.113.7',
+                'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0',
                 CASE g %% 3
                     WHEN 0 THEN '{"environment": "live", "scopes": ["calls:read"]}'::jsonb
                     WHEN 1 THEN '{"fields": ["name"], "name": {"old": "a", "new": "b"}}'::jsonb
@@ -189,12 +193,12 @@ def seed(size: Size, *, reseed: bool) -> None:
 
 def targets() -> list[tuple[str, str, dict[str, str]]]:
     """Each page's label, URL and extra headers."""
+    from django.db import connection
+
     from accounts.models import Account
     from activity.models import ActivityEvent
     from apikeys.models import ApiKey
     from apikeys.services import create_key
-
-    from django.db import connection
 
     account = Account.objects.get(name="Page scale")
     with connection.cursor() as cursor:
@@ -296,9 +300,14 @@ def main() -> None:
         sys.exit("bench/page_scale.py needs PostgreSQL (DATABASE_URL=postgres://...).")
     prepare_postgres(database_url)
     setup_django(database_url)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    # Indexing millions of rows outlasts the app's statement timeout: migrate as an operator
+    # would for such a migration, with a longer one.
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_STATEMENT_TIMEOUT": "1800", "DATABASE_QUERY_TIMEOUT": "1801"},
+        check=True,
+    )
     size = SIZES[options.scale]
     seed(size, reseed=options.reseed)
     print(

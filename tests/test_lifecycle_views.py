@@ -13,8 +13,8 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Account, Membership
 from activity.models import ActivityEvent
-from activity.summaries import event_summary
 from activity.paging import EVENTS_PER_PAGE
+from activity.summaries import event_summary
 from apikeys.models import ApiKey
 from apikeys.services import CreatedKey, create_key, revoke_key, roll_key
 from tests.support.api import bearer
@@ -349,7 +349,9 @@ def test_another_accounts_key_cannot_be_used_as_a_filter(
     assertNotContains(response, theirs.api_key.masked_key)
 
 
-def test_activity_pages_by_fifty_with_newer_and_older(owner_client: Client, owner: Membership) -> None:
+def test_activity_pages_by_fifty_with_newer_and_older(
+    owner_client: Client, owner: Membership
+) -> None:
     for number in range(EVENTS_PER_PAGE + 5):
         new_key(owner, f"Key {number}")
         ApiKey.objects.filter(name=f"Key {number}").update(revoked_at=START)
