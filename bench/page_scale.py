@@ -83,6 +83,9 @@ def setup_django(database_url: str) -> None:
             "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "ERROR",
+            # The client-side deadline would cut the seeding's bulk inserts short; the pages
+            # keep the server's statement timeout (DATABASE_STATEMENT_TIMEOUT).
+            "DATABASE_QUERY_TIMEOUT": "1801",
         }
     )
     import django
