@@ -64,6 +64,8 @@ from apikeys.verify import VERIFY_PATH, verify_snippets
 KEYS_CHANGED_EVENT = "keysChanged"
 # A message's extra tag is the id of its key's row in the list ("key-<pk>"), which lights up.
 KEY_PAGE_EVENTS = 20
+KEY_PAGE_CLIENTS = 10
+RECENT_USE = timedelta(hours=24)
 # The key list shows this many active keys a page, and this many of the inactive ones.
 KEYS_PER_PAGE = 25
 INACTIVE_SHOWN = 50
@@ -81,8 +83,6 @@ SUMMARY_FIELDS = (
     "revoked_at",
     "replaced_by_id",
 )
-KEY_PAGE_CLIENTS = 10
-RECENT_USE = timedelta(hours=24)
 
 
 @require_GET
@@ -356,7 +356,6 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
         "hygiene": hygiene(active_keys, now),
         "active_keys": rows_in_full(account, list(page.object_list)),
         "key_page": page,
-        "all_active_keys": len(active_keys),
         "search": search,
         "searchable": len(active_keys) > KEYS_PER_PAGE or bool(search),
         "list_query": urlencode({"q": search}) if search else "",
