@@ -12,7 +12,7 @@ PORT ?= 8000
 # Drop the machine-wide pip notices about absent local mirrors; real errors still show.
 PIP_QUIET := { grep -v "^WARNING: Location '" || true; }
 
-.PHONY: help install install-dev chromium run test test-fast lint typecheck format bench scale-test clean
+.PHONY: help install install-dev chromium run test test-fast lint typecheck format bench scale-test page-scale clean
 
 help:
 	@echo "make run    install, migrate, seed the demo account, serve on http://$(HOST):$(PORT) with a worker"
@@ -21,6 +21,7 @@ help:
 	@echo "make typecheck  mypy with django-stubs over the project's packages"
 	@echo "make bench  API throughput benchmark (see README)"
 	@echo "make scale-test  two servers on one PostgreSQL: revocation, key-limit race, load, faults (see README)"
+	@echo "make page-scale  each page's server time and queries with 1,000 keys and 1M events (see README)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -114,6 +115,11 @@ bench: install-dev
 # Needs PostgreSQL: DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/voxkeys_scale.
 scale-test: install-dev
 	$(BIN)/python bench/scale_test.py
+
+# Needs PostgreSQL: a database per size, postgres://postgres@127.0.0.1:5432/voxkeys_pagescale_<size>.
+PAGE_SCALE ?= large
+page-scale: install-dev
+	$(BIN)/python bench/page_scale.py --scale $(PAGE_SCALE)
 
 clean:
 	rm -rf $(VENV) staticfiles .test-db-* db.sqlite3

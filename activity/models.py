@@ -88,9 +88,19 @@ class ActivityEvent(models.Model):
         # The table the key feature created: the rows predate the activity app.
         db_table = "apikeys_keyevent"
         ordering = ["-created_at", "-id"]
+        # One index per way the log is read, each in its pages' order, so a page deep in a
+        # million events is found in the index (activity.paging): the account's log, the log of
+        # one kind of event, of a key and of a roll's successor, and the admin's whole log.
         indexes = [
             models.Index(fields=["account", "-created_at", "-id"], name="keyevent_account_time"),
+            models.Index(
+                fields=["account", "event_type", "-created_at", "-id"], name="keyevent_type_time"
+            ),
             models.Index(fields=["api_key", "-created_at"], name="keyevent_key_time"),
+            models.Index(
+                fields=["related_key", "-created_at", "-id"], name="keyevent_related_key_time"
+            ),
+            models.Index(fields=["-created_at", "-id"], name="keyevent_time"),
         ]
 
     def __str__(self) -> str:

@@ -6,4 +6,5 @@ app_name = "activity"
 
 urlpatterns = [
     path("", views.activity_page, name="index"),
+    path("keys/", views.key_choices, name="key_choices"),
 ]

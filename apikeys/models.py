@@ -225,7 +225,11 @@ class KeyUsage(models.Model):
                 name="keyusage_one_row_per_bucket",
             )
         ]
-        indexes = [models.Index(fields=["api_key", "hour"], name="keyusage_key_hour")]
+        indexes = [
+            models.Index(fields=["api_key", "hour"], name="keyusage_key_hour"),
+            # prune_key_usage finds the oldest hours of every key at once.
+            models.Index(fields=["hour"], name="keyusage_hour"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.api_key_id} {self.hour:%Y-%m-%d %H}h: {self.requests}"

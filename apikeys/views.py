@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -63,6 +66,23 @@ KEYS_CHANGED_EVENT = "keysChanged"
 KEY_PAGE_EVENTS = 20
 KEY_PAGE_CLIENTS = 10
 RECENT_USE = timedelta(hours=24)
+# The key list shows this many active keys a page, and this many of the inactive ones.
+KEYS_PER_PAGE = 25
+INACTIVE_SHOWN = 50
+SEARCH_MAX_LENGTH = 100
+# What the list reads of every active key: enough to count them, search them and say which need
+# attention (apikeys.hints.hygiene).
+SUMMARY_FIELDS = (
+    "account_id",
+    "name",
+    "masked_key",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+    "replaced_by_id",
+)
 
 
 @require_GET
@@ -73,6 +93,13 @@ def index(request: AccountRequest) -> HttpResponse:
         return render(request, "apikeys/index.html")
     template_name = "apikeys/index.html"
     if request.htmx and not request.htmx.history_restore_request:
+        if request.GET.get("inactive"):
+            # The expired and revoked keys, fetched when their section is opened.
+            context = {
+                **inactive_keys_context(request.account),
+                "member_ids": member_ids(request.account),
+            }
+            return render(request, template_name + "#inactive-keys", context)
         template_name += "#key-area"
     return render(request, template_name, key_area_context(request, request.account))
 
@@ -308,25 +335,33 @@ def keys_changed(request: AccountRequest) -> HttpResponse:
 
 
 def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any]:
-    keys = list(account.api_keys.select_related("created_by", "revoked_by"))
+    """The key list: one page of the active keys (or of those matching the search), the counts,
+    what needs attention; the inactive keys only when asked (`?inactive=1`, without htmx)."""
+    now = timezone.now()
     # The list may be the first to see that a key expired: it records that once.
-    record_expirations(keys)
-    active_keys = attach_previous_secrets([key for key in keys if key.is_active])
-    inactive_keys = sorted(
-        (key for key in keys if not key.is_active),
-        key=lambda key: (key.revoked_at or key.expires_at, key.pk),
-        reverse=True,
-    )
+    record_expirations(list(account.api_keys.expired(now).filter(expiry_recorded_at__isnull=True)))
+    # The active keys are bounded by the account's key limit: all are read (only the columns
+    # the counts, the search and what needs attention use), a page of them in full, rendered.
+    active_keys = attach_previous_secrets(list(account.api_keys.active(now).only(*SUMMARY_FIELDS)))
     # A rolled key in its grace period shows under its successor and counts once, as it.
     counted = sum(1 for key in active_keys if key.replaced_by_id is None)
     block = creation_block(request.membership, counted)
     can_manage = manage_block(request.user, account) is None
-    now = timezone.now()
     attach_idle_scopes(active_keys, now)
+    search = request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
+    shown = [key for key in active_keys if key_matches(key, search)] if search else active_keys
+    page = Paginator(shown, KEYS_PER_PAGE).get_page(request.GET.get("page"))
+    inactive = inactive_keys_context(account) if request.GET.get("inactive") else {}
     return {
         "hygiene": hygiene(active_keys, now),
-        "active_keys": active_keys,
-        "inactive_keys": inactive_keys,
+        "active_keys": rows_in_full(account, list(page.object_list)),
+        "key_page": page,
+        "search": search,
+        "searchable": len(active_keys) > KEYS_PER_PAGE or bool(search),
+        "list_query": urlencode({"q": search}) if search else "",
+        "inactive_count": account.api_keys.inactive(now).count(),
+        "inactive_loaded": bool(inactive),
+        **inactive,
         "counted_keys": counted,
         "key_limit": account.api_key_limit,
         "creation_block": block,
@@ -335,6 +370,37 @@ def key_area_context(request: AccountRequest, account: Account) -> dict[str, Any
         "can_roll": can_manage and account.in_good_standing,
         "member_ids": member_ids(account),
     }
+
+
+def rows_in_full(account: Account, keys: list[ApiKey]) -> list[ApiKey]:
+    """The page's keys (and the predecessors under them) with every column, in one query."""
+    previous = [key.previous_secret for key in keys if key.previous_secret]  # type: ignore[attr-defined]
+    full = account.api_keys.select_related("created_by", "revoked_by").in_bulk(
+        [key.pk for key in keys + previous]
+    )
+    rows = []
+    for key in keys:
+        row = full[key.pk]
+        row.idle_scopes = key.idle_scopes  # type: ignore[attr-defined]  # for the templates only
+        predecessor = key.previous_secret  # type: ignore[attr-defined]
+        row.previous_secret = full[predecessor.pk] if predecessor else None  # type: ignore[attr-defined]
+        rows.append(row)
+    return rows
+
+
+def key_matches(api_key: ApiKey, search: str) -> bool:
+    """A name that contains the search (any case), or a masked key that starts with it."""
+    return search.casefold() in api_key.name.casefold() or api_key.masked_key.startswith(search)
+
+
+def inactive_keys_context(account: Account) -> dict[str, Any]:
+    """The most recently ended INACTIVE_SHOWN keys: revoked ones and expired ones accumulate
+    for ever, so the list never reads them all."""
+    now = timezone.now()
+    ended = Coalesce("revoked_at", "expires_at")
+    inactive = account.api_keys.inactive(now).select_related("created_by", "revoked_by")
+    keys = list(inactive.order_by(ended.desc(), "-pk")[: INACTIVE_SHOWN + 1])
+    return {"inactive_keys": keys[:INACTIVE_SHOWN], "more_inactive": len(keys) > INACTIVE_SHOWN}
 
 
 def attach_previous_secrets(active_keys: list[ApiKey]) -> list[ApiKey]:

@@ -78,7 +78,7 @@ def test_revoked_keys_are_listed_apart_with_when_and_who(
 ) -> None:
     created = new_key(owner, "Retired Key")
     revoke_key(key=created.api_key, user=owner.user)
-    response = owner_client.get(INDEX)
+    response = owner_client.get(INDEX, {"inactive": 1})
     assertContains(response, "Expired and revoked keys (1)")
     assertContains(response, "No API keys yet")
     assertContains(response, "by owner@acme.test", count=2)  # created by, revoked by
