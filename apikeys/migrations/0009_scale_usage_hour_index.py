@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("apikeys", "0007_safe_text"),
+        ("apikeys", "0008_queue_expiry_notice_days"),
     ]
 
     operations = [
