@@ -407,7 +407,7 @@ def attach_previous_secrets(active_keys: list[ApiKey]) -> list[ApiKey]:
     """Set `previous_secret` on each key (its rolled predecessor still working, or None); return
     the keys without those predecessors, which the list shows under their successors."""
     shown = {key.pk: key for key in active_keys if key.replaced_by_id is None}
-    for key in shown.values():
+    for key in active_keys:
         key.previous_secret = None  # type: ignore[attr-defined]  # for the templates only
     for key in active_keys:
         if key.replaced_by_id in shown:

@@ -69,11 +69,11 @@ def test_a_dependency_added_without_a_new_lock_fails_the_check(tmp_path: Path) -
     pyproject.write_text(
         (ROOT / "pyproject.toml")
         .read_text()
-        .replace("dependencies = [\n", 'dependencies = [\n    "prometheus-client>=0.21,<1",\n', 1)
+        .replace("dependencies = [\n", 'dependencies = [\n    "left-pad>=1.0,<2",\n', 1)
     )
     assert problems(ROOT / "requirements.lock", pyproject) == [
-        "added or changed since the lock: prometheus-client>=0.21,<1",
-        "prometheus-client has no pin in requirements.lock",
+        "added or changed since the lock: left-pad>=1.0,<2",
+        "left-pad has no pin in requirements.lock",
     ]
 
 

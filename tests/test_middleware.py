@@ -163,7 +163,7 @@ def test_wrong_method_is_a_json_405_with_allow(owner: Membership) -> None:
         ("put", "/api/v1/calls", "GET, POST"),
         ("delete", "/api/v1/credits", "GET"),
         ("post", "/api/v1/contacts/1", "GET, PATCH, DELETE"),
-        ("get", "/api/v1/webhooks/1", "DELETE"),
+        ("get", "/api/v1/webhooks/1/test", "POST"),
     ]:
         response = getattr(client, method)(path)
         assert response.status_code == 405
@@ -175,8 +175,8 @@ def test_head_is_answered_like_get(client: Client, owner: Membership) -> None:
     assert client.head("/api/v1/health").status_code == 200
     assert api_client(make_key(owner)).head("/api/v1/credits").status_code == 200
     assert client.head("/api/v1/credits").status_code == 401
-    assert client.head("/api/v1/webhooks/1").status_code == 401  # key first, then the 405
-    assert api_client(make_key(owner)).head("/api/v1/webhooks/1").status_code == 405
+    assert client.head("/api/v1/webhooks/1/test").status_code == 401  # key first, then the 405
+    assert api_client(make_key(owner)).head("/api/v1/webhooks/1/test").status_code == 405
 
 
 def test_session_cookie_alone_is_refused(owner_client: Client) -> None:

@@ -60,6 +60,7 @@ BODIES: dict[str, Any] = {
     "createContacts": {"name": "Ada Lovelace", "phone": "+14155550101"},
     "updateContact": {"name": "Ada L."},
     "createWebhook": {"url": "https://example.com/hook", "events": ["call.completed"]},
+    "updateWebhook": {"events": ["call.completed", "call.failed"]},
     "reportLeakedTokens": [{"token": LEAKED, "type": "voxpria_api_key", "source": "content"}],
 }
 # The scanner that signs leaked-key reports (its public key is configured for the test).
