@@ -12,7 +12,7 @@ PORT ?= 8000
 # Drop the machine-wide pip notices about absent local mirrors; real errors still show.
 PIP_QUIET := { grep -v "^WARNING: Location '" || true; }
 
-.PHONY: help install install-dev chromium run test test-fast lint typecheck format bench scale-test page-scale clean
+.PHONY: help install install-dev chromium run test test-fast lint typecheck format bench bench-webhooks scale-test page-scale clean
 
 help:
 	@echo "make run    install, migrate, seed the demo account, serve on http://$(HOST):$(PORT) with a worker"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint   ruff check and format check"
 	@echo "make typecheck  mypy with django-stubs over the project's packages"
 	@echo "make bench  API throughput benchmark (see README)"
+	@echo "make bench-webhooks  webhook delivery throughput, a burst of events, a slow endpoint (see README)"
 	@echo "make scale-test  two servers on one PostgreSQL: revocation, key-limit race, load, faults (see README)"
 	@echo "make page-scale  each page's server time and queries with 1,000 keys and 1M events (see README)"
 
@@ -111,6 +112,13 @@ bench: install-dev
 	$(BIN)/python bench/metrics_cost.py
 	@# BENCH_BEFORE=<git revision>: also compare that version with this tree, request by request.
 	if [ -n "$${BENCH_BEFORE:-}" ]; then $(BIN)/python bench/before_after.py "$$BENCH_BEFORE"; fi
+
+# Webhooks on PostgreSQL: deliveries per worker and event -> delivered latency, a burst of 10,000
+# events against the API's latency, a slow endpoint beside a fast one. A few minutes in all.
+bench-webhooks: install-dev
+	DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" $(BIN)/python bench/webhook_delivery.py
+	DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" $(BIN)/python bench/webhook_burst.py
+	DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" $(BIN)/python bench/webhook_slow_endpoint.py
 
 # Needs PostgreSQL: DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/voxkeys_scale.
 scale-test: install-dev

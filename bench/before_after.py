@@ -11,7 +11,10 @@ its database backend per request:
 - `GET /api/v1/health`: the control (no key, no query): both versions should score the same;
   a round where they differ by more than 5 % is marked noisy;
 - `GET /api/v1/credits` with a cached key (the authentication cache hit, the balance read);
-- `POST /api/v1/contacts` with a valid one-contact body (body parsing and validation).
+- `POST /api/v1/contacts` with a valid one-contact body (body parsing and validation), for an
+  account without a webhook endpoint (`contacts`: after the events, one prepared query finds
+  none) and for one with an endpoint subscribed to contact.created (`contacts_webhook`: after
+  the events, the event, its delivery and the delivery's job written in the request).
 
 And each process's RSS after its requests (a worker's memory once warm).
 """
@@ -28,8 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
-DATABASE = "postgres://postgres@127.0.0.1:5432/voxkeys_bench_{name}"
-TARGETS = ("health", "credits", "contacts")
+# {name} is "before" or "after": each version migrates its own database.
+DATABASE = os.environ.get(
+    "BENCH_DATABASE_TEMPLATE", "postgres://postgres@127.0.0.1:5432/voxkeys_bench_{name}"
+)
+TARGETS = ("health", "credits", "contacts", "contacts_webhook")
 
 
 def run_version(root: Path, name: str) -> dict[str, float]:

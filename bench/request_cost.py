@@ -3,7 +3,10 @@
     python bench/request_cost.py ROOT       # ROOT: the checkout to measure; prints one JSON line
 
 Uses only what every version since the authentication cache has (the services, the URLs), so
-the same script measures an older checkout.
+the same script measures an older checkout. `contacts_webhook` is the same create-contact
+request for an account with one endpoint subscribed to contact.created (made with the ORM,
+which every version since the webhook models has; before the events landed nothing reads it,
+after it the request writes the event, its delivery and the delivery's job).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 # This script's folder is on sys.path: the measuring helpers are auth_cost.py's.
@@ -36,6 +40,21 @@ def prepare(root: Path, database_url: str) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, check=True
     )
+
+
+def webhook_account(tag: str, owner: Any) -> Any:
+    """An account with one endpoint subscribed to contact.created (never delivered to here)."""
+    from accounts.models import Account, Membership
+    from voice.models import Webhook
+
+    account = Account.objects.create(
+        name=f"Bench hooks {tag}", api_key_limit=1000, api_rate_limit=100_000
+    )
+    Membership.objects.create(user=owner, account=account, role="owner")
+    Webhook.objects.create(
+        account=account, url="https://hooks.example.test/voxkeys", events=["contact.created"]
+    )
+    return account
 
 
 def main() -> int:
@@ -73,6 +92,9 @@ def main() -> int:
     secret = create_key(
         account=account, user=user, name="bench", scopes=["contacts:write", "calls:read"]
     ).secret
+    webhook_secret = create_key(
+        account=webhook_account(tag, user), user=user, name="bench", scopes=["contacts:write"]
+    ).secret
     factory = RequestFactory()
     body = json.dumps({"name": "Ada Lovelace", "phone": "+14155550100", "email": "ada@a.test"})
     environs = {
@@ -85,18 +107,25 @@ def main() -> int:
     }
     handler = WSGIHandler()
 
-    def contacts_environ() -> dict:
+    def contacts_environ(key: str) -> dict:
         return factory.post(
             "/api/v1/contacts",
             body,
             content_type="application/json",
-            headers={"Authorization": f"Bearer {secret}"},
+            headers={"Authorization": f"Bearer {key}"},
         ).environ
+
+    def environ_of(target: str) -> dict:
+        if target == "contacts":
+            return contacts_environ(secret)
+        if target == "contacts_webhook":
+            return contacts_environ(webhook_secret)
+        return dict(environs[target])
 
     def run(target: str) -> float:
         started_cpu, started_db = time.process_time(), backend_cpu_seconds()
         for _ in range(BATCH):
-            environ = contacts_environ() if target == "contacts" else dict(environs[target])
+            environ = environ_of(target)
             response = handler(environ, lambda status, headers: None)
             if response.status_code not in (200, 201):
                 raise SystemExit(f"{target} answered {response.status_code}")
@@ -105,10 +134,10 @@ def main() -> int:
         spent = time.process_time() - started_cpu + backend_cpu_seconds() - started_db
         return spent / BATCH * 1e6
 
-    for target in ("health", "credits", "contacts"):
+    targets = ("health", "credits", "contacts", "contacts_webhook")
+    for target in targets:
         run(target)  # warm up: the cache filled, statements prepared
-    best = {target: min(run(target) for _ in range(BATCHES)) for target in environs}
-    best["contacts"] = min(run("contacts") for _ in range(BATCHES))
+    best = {target: min(run(target) for _ in range(BATCHES)) for target in targets}
     print(json.dumps({**best, "rss_mb": rss_mb()}))
     return 0
 

@@ -19,7 +19,12 @@ passes through), then checks:
 4. kill -9 of one of A's workers mid-load: at most the requests in flight fail, A keeps answering;
 5. the key table's column type changed mid-load (ALTER TABLE): no 5xx;
 6. database paused (SIGSTOP of a private PostgreSQL cluster, never the shared one): the API and
-   the pages answer 503 within the deadline, and both servers recover once it resumes.
+   the pages answer 503 within the deadline, and both servers recover once it resumes;
+7. webhooks, a worker killed with kill -9 mid-delivery (the local receiver holds each request
+   KILL_HOLD s): every event is still delivered once the stalled job is recovered and the
+   attempt's lease has passed, and the repeats carry the same webhook-id;
+8. webhooks, two workers and a receiver answering at once: each event delivered exactly once
+   (distinct webhook-ids and duplicates counted at the receiver).
 
 It prints a table of the results and exits non-zero if any check failed. SCALE_CHECKS=changes,
 listeners runs only the checks whose names contain one of those words.
@@ -30,6 +35,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -55,6 +61,7 @@ from api_throughput import (
     start_server,
     stop_server,
 )
+from webhook_receiver import receiving
 
 if TYPE_CHECKING:
     from tests.private_postgres import Cluster
@@ -285,6 +292,8 @@ def scale_environment(database_url: str) -> dict[str, str]:
             "API_AUTH_FAILURES_PER_MINUTE": "1000000",
             # Creating and revoking keys email the owners; no SMTP server here.
             "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+            # The webhook checks' receiver listens on 127.0.0.1.
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",
         }
     )
     return env
@@ -978,6 +987,225 @@ def paused_database(
     return Result("database paused", passed, figures)
 
 
+# -- webhooks --------------------------------------------------------------------------------
+
+# The workers' settings for the webhook checks: a killed worker's job is READY again after
+# JOB_STALL_SECONDS, and its attempt is made again once WEBHOOK_TIMEOUT_SECONDS + 60 s have
+# passed since it started (voice.webhooks.delivery.in_flight_lease).
+WEBHOOK_TIMEOUT = 3
+JOB_STALL = 5
+# The receiver holds each request this long in the kill check, so the kill lands mid-POST.
+KILL_HOLD = 1.5
+KILL_EVENTS = 10
+ONCE_EVENTS = 60
+
+# An account with a key that may write contacts, and an endpoint for contact.created at the
+# receiver: made through the services, like the fixtures above.
+WEBHOOK_FIXTURES = """
+import json, secrets
+from accounts.models import Account, Membership, User
+from apikeys.services import create_key
+from voice.webhooks.services import create_webhook
+tag = secrets.token_hex(4)
+account = Account.objects.create(name=f"Scale hooks {tag}", api_rate_limit=100_000)
+user = User.objects.create_user(f"scale-hooks-{tag}@example.test", secrets.token_urlsafe(16))
+Membership.objects.create(user=user, account=account, role="owner")
+key = create_key(account=account, user=user, name="hooks", scopes=["contacts:write"])
+made = create_webhook(account=account, livemode=True, url=%(url)r, events=["contact.created"])
+print(json.dumps({"secret": key.secret, "webhook": made.webhook.pk}))
+"""
+
+
+@dataclass
+class Worker:
+    name: str
+    process: subprocess.Popen[bytes]
+
+
+def start_worker(ctx: Context, name: str) -> Worker:
+    env = {
+        **ctx.env,
+        "JOB_STALL_SECONDS": str(JOB_STALL),
+        "WEBHOOK_TIMEOUT_SECONDS": str(WEBHOOK_TIMEOUT),
+    }
+    with (ctx.workdir / f"worker-{name}.log").open("ab") as log:
+        process = subprocess.Popen(
+            [PYTHON, "manage.py", "run_worker", "--queue-name", "webhooks", "--interval", "0.1"]
+            + ["--no-startup-delay", "--worker-id", name],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    return Worker(name, process)
+
+
+def stop_workers(workers: list[Worker]) -> None:
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.process.terminate()
+    for worker in workers:
+        try:
+            worker.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+
+
+def create_contacts(ctx: Context, secret: str, count: int, threads: int = 1) -> list[int]:
+    """POST `count` contacts through the API, alternating between A and B; their statuses."""
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    statuses: list[int] = [0] * count
+
+    def post(number: int) -> None:
+        body = json.dumps({"name": f"Scale {number}", "phone": f"+1415555{number:04d}"})
+        port = (ctx.a, ctx.b)[number % 2].port
+        try:
+            statuses[number], _, _ = http_request(
+                port, "POST", "/api/v1/contacts", headers, body.encode()
+            )
+        except (OSError, http.client.HTTPException):
+            statuses[number] = 0
+
+    for start in range(0, count, threads):
+        batch = [
+            threading.Thread(target=post, args=(number,))
+            for number in range(start, min(count, start + threads))
+        ]
+        for thread in batch:
+            thread.start()
+        for thread in batch:
+            thread.join()
+    return statuses
+
+
+def deliveries(ctx: Context, webhook: int) -> dict[str, str]:
+    """The endpoint's deliveries: their event's webhook-id -> status."""
+    _, rows = sql(
+        ctx,
+        "SELECT e.public_id, d.status FROM voice_webhookdelivery d "
+        "JOIN voice_webhookevent e ON e.id = d.event_id WHERE d.webhook_id = %s",
+        webhook,
+    )
+    return {str(public_id): str(status) for public_id, status in rows}
+
+
+def wait_delivered(ctx: Context, webhook: int, count: int, seconds: float) -> dict[str, str]:
+    """Wait until the endpoint's `count` deliveries all succeeded, or `seconds` passed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = deliveries(ctx, webhook)
+        done = sum(status == "succeeded" for status in found.values())
+        if (len(found) >= count and done == len(found)) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def jobs_per_worker(ctx: Context, names: list[str]) -> dict[str, int]:
+    """How many webhook jobs each worker has run (django-tasks-db keeps the worker ids)."""
+    _, rows = sql(
+        ctx,
+        "SELECT worker_ids FROM django_tasks_database_dbtaskresult WHERE queue_name = 'webhooks' "
+        "AND worker_ids ?| %s",
+        names,
+    )
+    counts = Counter(name for (worker_ids,) in rows for name in worker_ids if name in names)
+    return {name: counts[name] for name in names}
+
+
+def check_webhook_worker_killed(ctx: Context) -> Result:
+    tag = secrets.token_hex(3)
+    with receiving(hold=KILL_HOLD) as receiver:
+        made = django_shell(ctx.env, WEBHOOK_FIXTURES % {"url": receiver.url()})
+        webhook = int(made["webhook"])  # type: ignore[call-overload]  # JSON from the shell
+        first = start_worker(ctx, f"kill-{tag}-1")
+        workers = [first]
+        try:
+            statuses = create_contacts(ctx, str(made["secret"]), KILL_EVENTS)
+            deadline = time.monotonic() + 30
+            while not receiver.held() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(KILL_HOLD / 3)
+            in_flight = receiver.held()
+            killed = time.monotonic()
+            first.process.send_signal(signal.SIGKILL)
+            first.process.wait()
+            # What a supervisor does: start a worker in its place.
+            workers.append(start_worker(ctx, f"kill-{tag}-2"))
+            budget = WEBHOOK_TIMEOUT + 60 + JOB_STALL + 30
+            found = wait_delivered(ctx, webhook, KILL_EVENTS, budget)
+            settled = time.monotonic() - killed
+        finally:
+            stop_workers(workers)
+        received = receiver.received()
+    undelivered = [webhook_id for webhook_id, status in found.items() if status != "succeeded"]
+    unknown = set(received) - set(found)
+    missing = set(found) - set(received)
+    duplicated = {webhook_id: n for webhook_id, n in received.items() if n > 1}
+    redone = [webhook_id for webhook_id in in_flight if received[webhook_id] > 1]
+    figures = (
+        f"{KILL_EVENTS} contacts created ({status_counts_of(statuses)}); worker killed with "
+        f"{len(in_flight)} delivery in flight (receiver holds {KILL_HOLD} s); "
+        f"{len(found) - len(undelivered)}/{len(found)} delivered, all done {settled:.1f} s after "
+        f"the kill (JOB_STALL_SECONDS={JOB_STALL}, WEBHOOK_TIMEOUT_SECONDS={WEBHOOK_TIMEOUT}); "
+        f"{sum(received.values())} requests, {len(received)} distinct webhook-ids, "
+        f"{len(duplicated)} sent twice or more ({sum(duplicated.values())} requests), the "
+        f"killed one's made again: {len(redone)}/{len(in_flight)}; unknown ids {len(unknown)}, "
+        f"never received {len(missing)}"
+    )
+    passed = (
+        all(status == 201 for status in statuses)
+        and len(found) == KILL_EVENTS
+        and not undelivered
+        and not unknown
+        and not missing
+        and bool(in_flight)
+        and len(redone) == len(in_flight)
+    )
+    return Result("webhooks: worker killed mid-delivery", passed, figures)
+
+
+def check_webhook_two_workers(ctx: Context) -> Result:
+    tag = secrets.token_hex(3)
+    names = [f"once-{tag}-1", f"once-{tag}-2"]
+    with receiving() as receiver:
+        made = django_shell(ctx.env, WEBHOOK_FIXTURES % {"url": receiver.url()})
+        webhook = int(made["webhook"])  # type: ignore[call-overload]  # JSON from the shell
+        workers = [start_worker(ctx, name) for name in names]
+        try:
+            started = time.monotonic()
+            statuses = create_contacts(ctx, str(made["secret"]), ONCE_EVENTS, threads=4)
+            found = wait_delivered(ctx, webhook, ONCE_EVENTS, 120)
+            elapsed = time.monotonic() - started
+            # Anything still queued would show as a duplicate: give it a moment to arrive.
+            time.sleep(1)
+        finally:
+            stop_workers(workers)
+        received = receiver.received()
+    per_worker = jobs_per_worker(ctx, names)
+    undelivered = [webhook_id for webhook_id, status in found.items() if status != "succeeded"]
+    duplicated = {webhook_id: n for webhook_id, n in received.items() if n > 1}
+    figures = (
+        f"{ONCE_EVENTS} contacts created on A and B ({status_counts_of(statuses)}); "
+        f"{len(found) - len(undelivered)}/{len(found)} delivered in {elapsed:.1f} s; "
+        f"{sum(received.values())} requests, {len(received)} distinct webhook-ids, "
+        f"{len(duplicated)} duplicated; jobs per worker "
+        + ", ".join(f"{name} {count}" for name, count in per_worker.items())
+    )
+    passed = (
+        all(status == 201 for status in statuses)
+        and len(found) == ONCE_EVENTS
+        and not undelivered
+        and set(received) == set(found)
+        and not duplicated
+    )
+    return Result("webhooks: two workers deliver once", passed, figures)
+
+
+def status_counts_of(statuses: list[int]) -> str:
+    return ", ".join(f"{status}: {count}" for status, count in sorted(Counter(statuses).items()))
+
+
 # -- main ------------------------------------------------------------------------------------
 
 CHECKS: list[tuple[str, Callable[[Context], Result]]] = [
@@ -987,6 +1215,8 @@ CHECKS: list[tuple[str, Callable[[Context], Result]]] = [
     ("mixed load", check_mixed_load),
     ("kill -9 of a worker", check_worker_kill),
     ("column type changed", check_column_change),
+    ("webhooks: worker killed mid-delivery", check_webhook_worker_killed),
+    ("webhooks: two workers deliver once", check_webhook_two_workers),
 ]
 
 

@@ -24,7 +24,9 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", "500"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 
 
-def main() -> None:
+def set_up_django(**settings: str) -> None:
+    """Django in this process on DATABASE_URL (created and migrated), with `settings` in the
+    environment; the workers this process starts inherit them."""
     database_url = os.environ.get(
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/voxkeys_bench"
     )
@@ -33,6 +35,7 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE="voxkeys.settings",
         SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only-secret-key-0123456789abcdef"),
         WEBHOOK_ALLOW_PRIVATE_NETWORKS="1",
+        **settings,
     )
     create_database(database_url)
     subprocess.run(
@@ -42,6 +45,10 @@ def main() -> None:
     import django
 
     django.setup()
+
+
+def main() -> None:
+    set_up_django()
     from django.db import transaction
     from django_tasks_db.models import DBTaskResult
 
