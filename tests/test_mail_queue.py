@@ -120,7 +120,8 @@ def test_a_refused_mail_is_retried_at_the_scheduled_times_and_the_last_failure_i
         assert "mail server down" in failed.traceback
         # Attempts 1 to 5 finished, each pointing at the next; the sixth failed.
         retried = jobs(TaskResultStatus.SUCCESSFUL, task_name="send_email")
-        assert [job.return_value["attempt"] for job in retried] == [1, 2, 3, 4, 5]
+        # (one frozen clock: their enqueue times tie, so their order is not the attempts)
+        assert sorted(job.return_value["attempt"] for job in retried) == [1, 2, 3, 4, 5]
 
         settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
         rerun_job(job_id=str(failed.pk))
